@@ -1,0 +1,32 @@
+//! kneepoint: load testing and capacity planning.
+//!
+//! A scenario file (TOML) describes a target, a load profile, weighted transactions of templated
+//! requests, feeders, checks and SLAs. [`run`] drives the load with goose, records every latency
+//! in microsecond HdrHistograms, checks the SLAs and writes [`results::RunResults`] plus reports.
+//! Later commands read those results: capacity search, cost planning, comparison, merging.
+//!
+//! Data flows one way: `scenario → plan → driver → recorder → results → {sla, report, compare,
+//! capacity}`; see ARCHITECTURE.md.
+
+pub mod capacity;
+pub mod compare;
+pub mod driver;
+pub mod error;
+pub mod history;
+pub mod merge;
+pub mod plan;
+pub mod planning;
+pub mod progress;
+pub mod recorder;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod scenario;
+pub mod scrape;
+pub mod sla;
+pub mod stack;
+pub mod template;
+
+pub use error::{Failure, Outcome};
+pub use results::RunResults;
+pub use scenario::model::Scenario;
