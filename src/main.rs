@@ -1,5 +1,17 @@
 //! The `kneepoint` command: parse flags, call the library, map the outcome to an exit code.
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+mod cli;
+
+fn main() -> ExitCode {
+    match cli::Args::parse().execute() {
+        Ok(outcome) => outcome.exit_code(),
+        Err(failure) => {
+            eprintln!("{:?}", failure.report());
+            failure.exit_code()
+        }
+    }
 }
