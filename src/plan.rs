@@ -310,7 +310,10 @@ mod tests {
             let t = t.expect("scheduled");
             #[allow(clippy::cast_precision_loss)]
             let due = k as f64;
-            assert!((plan.arrivals_until(t) - due).abs() < 1e-6, "arrival {k} at {t:?}");
+            assert!(
+                (plan.arrivals_until(t) - due).abs() < 1e-6,
+                "arrival {k} at {t:?}"
+            );
         }
         assert!(times[..100].windows(2).all(|w| w[0] <= w[1]), "in order");
     }

@@ -1,1 +1,127 @@
-//! TODO-module progress
+//! Live progress while a run is going: a bar on a terminal, plain periodic lines otherwise,
+//! nothing when quiet. Everything goes to stderr so stdout stays clean for summaries.
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::plan::PlannedStage;
+use crate::recorder::Live;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Quiet,
+    /// A line every few seconds (logs, CI).
+    Plain,
+    /// A live bar (a terminal).
+    Bar,
+}
+
+impl Progress {
+    /// Bar on a terminal, plain lines otherwise, nothing with `quiet`.
+    pub fn auto(quiet: bool) -> Self {
+        if quiet {
+            Self::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Self::Bar
+        } else {
+            Self::Plain
+        }
+    }
+
+    /// Start showing progress for these stages.
+    pub fn start(self, stages: &[PlannedStage]) -> ProgressSink {
+        let total = stages.last().map_or(Duration::ZERO, |s| s.end);
+        let bar = (self == Self::Bar).then(|| {
+            let bar = ProgressBar::new(total.as_secs().max(1));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len}s {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        ProgressSink {
+            mode: self,
+            bar,
+            names: stages.iter().map(|s| s.name.clone()).collect(),
+            last_line: Instant::now(),
+        }
+    }
+}
+
+/// A progress display in use.
+#[derive(Debug)]
+pub struct ProgressSink {
+    mode: Progress,
+    bar: Option<ProgressBar>,
+    names: Vec<String>,
+    last_line: Instant,
+}
+
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+impl ProgressSink {
+    /// Show the latest numbers.
+    pub fn update(&mut self, live: &Live) {
+        let line = format!(
+            "{stage} | {rps} req/s | p95 {p95} | {requests} requests, {errors} errors",
+            stage = self.names.get(live.stage).map_or("-", String::as_str),
+            rps = live.rps,
+            p95 = format_us(live.p95_us),
+            requests = live.requests,
+            errors = live.errors,
+        );
+        match self.mode {
+            Progress::Quiet => {}
+            Progress::Bar => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(live.elapsed.as_secs());
+                    bar.set_message(line);
+                }
+            }
+            Progress::Plain => {
+                if self.last_line.elapsed() >= PLAIN_EVERY {
+                    self.last_line = Instant::now();
+                    eprintln!("[{:>5}s] {line}", live.elapsed.as_secs());
+                }
+            }
+        }
+    }
+
+    /// Remove the bar.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// µs as a short human duration (`850µs`, `12.3ms`, `1.20s`).
+pub fn format_us(us: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let v = us as f64;
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", v / 1e3)
+    } else {
+        format!("{:.2}s", v / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_us;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(format_us(850), "850µs");
+        assert_eq!(format_us(12_345), "12.3ms");
+        assert_eq!(format_us(1_204_000), "1.20s");
+    }
+}

@@ -377,9 +377,10 @@ impl Recorder {
             load: self.plan.load_at(elapsed.min(self.plan.duration)),
             late,
         };
-        let (requests, errors) = c.stages.iter().fold((0, 0), |(r, e), s| {
-            (r + s[0].count, e + s[0].error_count())
-        });
+        let (requests, errors) = c
+            .stages
+            .iter()
+            .fold((0, 0), |(r, e), s| (r + s[0].count, e + s[0].error_count()));
         let live = Live {
             elapsed,
             stage: self.plan.stage_at(elapsed),
@@ -588,7 +589,11 @@ mod tests {
         assert_eq!(overall.errors[0].samples, vec!["status 500".to_owned()]);
         assert_eq!(overall.stats.latency_us.min, 1000);
         assert!((overall.stats.latency_us.p50 as i64 - 1500).abs() <= 1);
-        let list = snap.scopes.iter().find(|s| s.name == "browse/list").expect("scope");
+        let list = snap
+            .scopes
+            .iter()
+            .find(|s| s.name == "browse/list")
+            .expect("scope");
         assert_eq!(list.stats.requests, 500);
         let decoded = overall.histogram.decode().expect("decodes");
         assert_eq!(decoded.len(), 1000);
@@ -604,7 +609,14 @@ mod tests {
         let names: Vec<_> = rec.scopes.names.iter().map(|(_, n)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["overall", "browse", "buy", "browse/list", "browse/get", "buy/pay"]
+            [
+                "overall",
+                "browse",
+                "buy",
+                "browse/list",
+                "browse/get",
+                "buy/pay"
+            ]
         );
     }
 }

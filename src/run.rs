@@ -1,1 +1,481 @@
-//! TODO-module run
+//! One run, end to end: preflight, drive the load, watch it, checkpoint, finish the results.
+//!
+//! Invariant: once load has started, what was measured is written to `OUT/results.json` whatever
+//! happens next — after every stage (status `in_progress`), and at the end with how the run
+//! ended (completed, aborted by an SLA, interrupted, failed). Errors before the load starts
+//! (unreachable target, unwritable folder) are returned as errors; after, they are a status.
+
+use std::net::ToSocketAddrs as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+
+use crate::driver::{self, EndReason};
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::recorder::{Recorder, Scopes};
+use crate::results::{ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo};
+use crate::scenario::model::Scenario;
+use crate::sla;
+
+/// How to run, besides the scenario itself.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Folder for results and reports (created if missing).
+    pub out_dir: PathBuf,
+    /// How the target was provided (`external`, `embedded`, `docker`).
+    pub backend: String,
+    /// Progress display.
+    pub progress: Progress,
+    /// Cap the run's length (`--duration`).
+    pub max_duration: Option<Duration>,
+    /// Minimum requests in a scope before an `abort = true` SLA may stop the run.
+    pub abort_min_requests: u64,
+}
+
+impl RunSettings {
+    /// Settings with defaults for everything but the output folder.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            out_dir: out_dir.into(),
+            backend: "external".into(),
+            progress: Progress::Quiet,
+            max_duration: None,
+            abort_min_requests: 100,
+        }
+    }
+}
+
+/// A run could not start, or its results could not be kept.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    /// The target did not accept a connection.
+    #[error("target `{url}` is unreachable: {reason}")]
+    #[diagnostic(help("start the service, or point `[target] base_url` / `--target` at it"))]
+    Unreachable {
+        /// Base URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The output folder could not be created.
+    #[error("cannot create the output folder `{}`", path.display())]
+    #[diagnostic(help("choose another folder with `--out`"))]
+    OutDir {
+        /// Folder.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Results could not be serialized or written.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+}
+
+/// Set by the first Ctrl-C / SIGTERM.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+const INTERRUPT_REASON: &str = "interrupted";
+
+/// Install the Ctrl-C / SIGTERM handler: the first signal stops the load gracefully (results are
+/// still written), the second exits at once. Call once from the binary.
+pub fn handle_signals() {
+    // Fails only when a handler exists already; then that one is in charge.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("\nkneepoint: second interrupt, exiting without finishing");
+            std::process::exit(130);
+        }
+        eprintln!("\nkneepoint: interrupted, finishing the results (interrupt again to quit)");
+        driver::goose::stop(INTERRUPT_REASON);
+    });
+}
+
+/// SHA-256 of a file's bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Everything fixed at the start of a run, for building results.
+#[derive(Debug, Clone)]
+struct Meta {
+    run_id: String,
+    info: ScenarioInfo,
+    target: String,
+    backend: String,
+    started_at: jiff::Timestamp,
+}
+
+/// Run a scenario against its target and return the results (also written to
+/// `OUT/results.json`). The caller decides the exit code from `status` and the SLA verdicts.
+pub async fn execute(
+    scenario: Arc<Scenario>,
+    settings: &RunSettings,
+) -> Result<RunResults, RunError> {
+    std::fs::create_dir_all(&settings.out_dir).map_err(|source| RunError::OutDir {
+        path: settings.out_dir.clone(),
+        source,
+    })?;
+    preflight(&scenario.target.base_url).await?;
+    let results_path = settings.out_dir.join("results.json");
+    let plan = Plan::new(&scenario.load, settings.max_duration);
+    let scopes = Scopes::new(&scenario.transactions);
+    let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let recorder = Arc::new(Recorder::new(plan.clone(), scopes, shards));
+    let meta = Meta {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        info: ScenarioInfo {
+            name: scenario.name.clone(),
+            path: scenario.path.display().to_string(),
+            sha256: scenario.sha256.clone(),
+        },
+        target: scenario.target.base_url.clone(),
+        backend: settings.backend.clone(),
+        started_at: jiff::Timestamp::now(),
+    };
+    let started = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch(
+        scenario.clone(),
+        recorder.clone(),
+        settings.clone(),
+        results_path.clone(),
+        done.clone(),
+        meta.clone(),
+    ));
+    let outcome = driver::drive(scenario.clone(), recorder.clone()).await;
+    done.store(true, Ordering::SeqCst);
+    // The watcher only reads; whether it panicked or not, finish from the recorder itself.
+    let _ = watcher.await;
+    recorder.tick();
+    let elapsed = started.elapsed();
+    if plan.open {
+        // Arrivals due by the time the load stopped (never more than the cap).
+        let due = plan.arrivals_until(elapsed.min(plan.duration)).floor();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let mut scheduled = due as u64;
+        if let Some(cap) = plan.max_iterations {
+            scheduled = scheduled.min(cap);
+        }
+        recorder.set_scheduled(scheduled);
+    }
+    let status = match outcome {
+        Ok(EndReason::PlanCompleted | EndReason::IterationCap | EndReason::FeedersExhausted) => {
+            RunStatus::Completed
+        }
+        Ok(EndReason::Stopped(reason)) if reason == INTERRUPT_REASON => RunStatus::Interrupted,
+        Ok(EndReason::Stopped(reason)) => RunStatus::Aborted { reason },
+        Err(e) => RunStatus::Failed {
+            reason: e.to_string(),
+        },
+    };
+    let mut results = build(&scenario, &recorder, &meta, elapsed, status)?;
+    if matches!(results.status, RunStatus::Completed) && nothing_answered(&results) {
+        let sample = results
+            .overall()
+            .and_then(|o| o.errors.first())
+            .and_then(|e| e.samples.first())
+            .cloned()
+            .unwrap_or_default();
+        results.status = RunStatus::Failed {
+            reason: format!("no request got a response from the target ({sample})"),
+        };
+    }
+    results.write(&results_path)?;
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    Ok(results)
+}
+
+/// Whether no request got any HTTP response (every one failed to connect or timed out).
+fn nothing_answered(results: &RunResults) -> bool {
+    results
+        .overall()
+        .is_none_or(|o| o.stats.requests == 0 || o.status_codes.values().sum::<u64>() == 0)
+}
+
+/// Once a second: close the series' second, show progress, checkpoint at stage ends, and stop
+/// the run when an `abort = true` SLA is already lost.
+async fn watch(
+    scenario: Arc<Scenario>,
+    recorder: Arc<Recorder>,
+    settings: RunSettings,
+    results_path: PathBuf,
+    done: Arc<AtomicBool>,
+    meta: Meta,
+) {
+    let stages = recorder.plan().stages.len();
+    let mut progress = settings.progress.start(&recorder.plan().stages);
+    let has_abort = scenario.slas.iter().any(|s| s.abort);
+    let mut stage = 0;
+    let mut interval = tokio::time::interval_at(
+        tokio::time::Instant::from_std(recorder.start()) + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !done.load(Ordering::SeqCst) {
+        interval.tick().await;
+        if done.load(Ordering::SeqCst) {
+            break;
+        }
+        let live = recorder.tick();
+        progress.update(&live);
+        let stage_ended = live.stage != stage;
+        if stage_ended || has_abort {
+            let elapsed = recorder.start().elapsed();
+            let Ok(snapshot) = build(&scenario, &recorder, &meta, elapsed, RunStatus::InProgress)
+            else {
+                continue;
+            };
+            if stage_ended {
+                stage = live.stage.min(stages);
+                // A failed checkpoint is retried at the next stage and at the end.
+                let _ = snapshot.write(&results_path);
+            }
+            if has_abort
+                && let Some(reason) =
+                    sla::abort_reason(&scenario.slas, &snapshot, settings.abort_min_requests)
+            {
+                driver::goose::stop(&reason);
+            }
+        }
+    }
+    progress.finish();
+}
+
+fn build(
+    scenario: &Scenario,
+    recorder: &Recorder,
+    meta: &Meta,
+    elapsed: Duration,
+    status: RunStatus,
+) -> Result<RunResults, ResultsError> {
+    let snap = recorder.snapshot(elapsed)?;
+    let mut results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        kneepoint_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: meta.run_id.clone(),
+        scenario: meta.info.clone(),
+        target: meta.target.clone(),
+        backend: meta.backend.clone(),
+        started_at: meta.started_at,
+        ended_at: jiff::Timestamp::now(),
+        duration_s: elapsed.as_secs_f64(),
+        status,
+        profile: Plan::profile(&scenario.load),
+        stages: snap.stages,
+        scopes: snap.scopes,
+        series: snap.series,
+        arrivals: snap.arrivals,
+        slas: Vec::new(),
+        server_metrics: Vec::new(),
+        shards: 1,
+    };
+    results.slas = sla::evaluate(&scenario.slas, &results);
+    Ok(results)
+}
+
+/// Check that the target accepts TCP connections before any load starts.
+async fn preflight(base_url: &str) -> Result<(), RunError> {
+    let unreachable = |reason: String| RunError::Unreachable {
+        url: base_url.to_owned(),
+        reason,
+    };
+    let url = reqwest::Url::parse(base_url).map_err(|e| unreachable(e.to_string()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| unreachable("the URL has no host".into()))?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| unreachable("the URL has no port".into()))?;
+    let addrs: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve `{host}`: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
+            .await
+        {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => last = format!("{addr}: {e}"),
+            Err(_) => last = format!("{addr}: no answer within 3 s"),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// Where results go by default: `reports/<scenario>-<UTC time>`.
+pub fn default_out_dir(scenario_name: &str) -> PathBuf {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let safe: String = scenario_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Path::new("reports").join(format!("{safe}-{stamp}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::ArrivalUnit;
+    use crate::scenario::model::{
+        ClosedLoad, Load, LoadModel, Method, OpenLoad, RequestSpec, Stage, Target, Transaction,
+    };
+    use crate::template::{Template, VarTable};
+    use std::sync::atomic::AtomicU64;
+
+    /// A loopback target answering `/delay/{ms}` after that many milliseconds; counts requests.
+    async fn target() -> (String, Arc<AtomicU64>) {
+        use axum::{Router, extract::Path as P, routing::get};
+        let hits = Arc::new(AtomicU64::new(0));
+        let h = hits.clone();
+        let app = Router::new().route(
+            "/delay/{ms}",
+            get(move |P(ms): P<u64>| {
+                let h = h.clone();
+                async move {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), hits)
+    }
+
+    fn scenario(base_url: &str, path: &str, model: LoadModel, iterations: Option<u64>) -> Scenario {
+        Scenario {
+            name: "test".into(),
+            path: "test.toml".into(),
+            sha256: String::new(),
+            target: Target {
+                base_url: base_url.into(),
+                headers: vec![],
+                timeout: Duration::from_secs(5),
+                metrics_url: None,
+                reference: false,
+            },
+            load: Load {
+                model,
+                max_duration: None,
+                max_iterations: iterations,
+            },
+            transactions: vec![Transaction {
+                name: "t".into(),
+                weight: 1,
+                think_time: None,
+                requests: vec![RequestSpec {
+                    name: "r".into(),
+                    method: Method::Get,
+                    url: Template::literal(path),
+                    headers: vec![],
+                    body: None,
+                    checks: vec![],
+                    captures: vec![],
+                    think_time: None,
+                }],
+            }],
+            feeders: vec![],
+            slas: vec![],
+            vars: VarTable::default(),
+        }
+    }
+
+    fn stage(target: f64, hold: u64) -> Stage {
+        Stage {
+            name: None,
+            target,
+            ramp: Duration::ZERO,
+            hold: Duration::from_secs(hold),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closed_run_with_iteration_cap_counts_exactly() {
+        let (url, hits) = target().await;
+        let model = LoadModel::Closed(ClosedLoad {
+            stages: vec![stage(4.0, 30)],
+            think_time: None,
+        });
+        let s = Arc::new(scenario(&url, "/delay/20", model, Some(60)));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let results = execute(s, &RunSettings::new(dir.path()))
+            .await
+            .expect("runs");
+        let overall = results.overall().expect("overall");
+        assert_eq!(results.status, RunStatus::Completed);
+        assert_eq!(overall.stats.requests, 60);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            60,
+            "the target counted the same"
+        );
+        let l = overall.stats.latency_us;
+        assert!(l.p50 >= 20_000 && l.p99 >= 20_000, "{l:?}");
+        assert!(l.p50 <= 25_000 && l.p99 <= 30_000, "{l:?}");
+        assert!(dir.path().join("results.json").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_run_against_a_slow_target_reports_lateness() {
+        let (url, _) = target().await;
+        // 50 arrivals/s, each taking 100 ms, but only 2 in flight: at most 20/s can start.
+        let model = LoadModel::Open(OpenLoad {
+            stages: vec![stage(50.0, 2)],
+            unit: ArrivalUnit::Iterations,
+            max_in_flight: 2,
+        });
+        let s = Arc::new(scenario(&url, "/delay/100", model, None));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let results = execute(s, &RunSettings::new(dir.path()))
+            .await
+            .expect("runs");
+        let arrivals = results.arrivals.clone().expect("open model");
+        assert!(arrivals.late > 0, "{arrivals:?}");
+        assert!(arrivals.missed > 0, "{arrivals:?}");
+        assert_eq!(arrivals.scheduled, 100, "{arrivals:?}");
+        let overall = results.overall().expect("overall");
+        let intended = overall.stats.intended_latency_us.expect("intended");
+        assert!(intended.p99 > overall.stats.latency_us.p99, "{intended:?}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_target_fails_before_load() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        drop(listener);
+        let model = LoadModel::Closed(ClosedLoad {
+            stages: vec![stage(1.0, 1)],
+            think_time: None,
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = execute(
+            Arc::new(scenario(&url, "/", model, None)),
+            &RunSettings::new(dir.path()),
+        )
+        .await
+        .expect_err("unreachable");
+        assert!(matches!(err, RunError::Unreachable { .. }), "{err}");
+    }
+}

@@ -1,1 +1,228 @@
-//! TODO-module driver/goose
+//! The goose driver: goose launches and schedules the users; each user runs our own iteration.
+//!
+//! Invariant: this is the only module that names goose. Goose must not parse our argv, print to
+//! stdout, listen on telnet/websocket ports or keep its own per-request metrics (we time requests
+//! ourselves): the attack is built with `initialize_with_config` from explicit flags.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+
+use super::exec::{Shared, UserState};
+use super::open::{self, Arrival};
+use crate::recorder::Recorder;
+use crate::scenario::model::{LoadModel, Scenario};
+
+/// Why the load stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The plan ran to its end.
+    PlanCompleted,
+    /// The iteration/arrival cap was reached.
+    IterationCap,
+    /// Every user retired: feeders with `on_end = "stop"` ran out.
+    FeedersExhausted,
+    /// Stopped from outside (Ctrl-C, an abort SLA) with this reason.
+    Stopped(String),
+}
+
+/// The driver could not run the load.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// Goose refused the configuration or failed.
+    #[error("the load generator failed: {0}")]
+    Goose(String),
+}
+
+const CAP_REACHED: &str = "iteration cap reached";
+const FEEDERS_EXHAUSTED: &str = "feeders ran out of rows";
+
+/// Stop a running drive (from a signal handler or the SLA watcher).
+pub fn stop(reason: &str) {
+    trigger(reason);
+}
+
+fn trigger(reason: &str) {
+    if let Ok(mut last) = LAST_REASON.lock()
+        && last.is_none()
+    {
+        *last = Some(reason.to_owned());
+    }
+    goose::trigger_killswitch(reason);
+}
+
+/// Goose's stop switch is process-wide; one drive at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Per-user state goose keeps for us.
+#[derive(Clone)]
+struct Session {
+    client: reqwest::Client,
+    state: UserState,
+}
+
+/// Apply the scenario's load to its target, recording into `recorder`. Returns when the plan
+/// ends, a cap is reached or [`stop`] is called.
+pub async fn drive(
+    scenario: Arc<Scenario>,
+    recorder: Arc<Recorder>,
+) -> Result<EndReason, DriveError> {
+    let _guard = ONE_AT_A_TIME.lock().await;
+    silence_goose_logging();
+    if let Ok(mut last) = LAST_REASON.lock() {
+        *last = None;
+    }
+    let plan = recorder.plan().clone();
+    let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let shared = Arc::new(Shared::new(scenario.clone(), recorder, shards));
+    let test_plan = match &scenario.load.model {
+        LoadModel::Closed(_) => plan.goose_test_plan(),
+        LoadModel::Open(o) => {
+            let secs = plan.duration.as_secs() + u64::from(plan.duration.subsec_nanos() > 0);
+            format!("{n},0;{n},{secs};0,0", n = o.max_in_flight)
+        }
+    };
+    let args = [
+        "--host",
+        scenario.target.base_url.as_str(),
+        "--test-plan",
+        test_plan.as_str(),
+        "--no-telnet",
+        "--no-websocket",
+        "--no-print-metrics",
+        "--no-error-summary",
+        "--quiet",
+    ];
+    let config = GooseConfiguration::parse_args_default(&args)
+        .map_err(|e| DriveError::Goose(e.to_string()))?;
+    let s = shared.clone();
+    let function: TransactionFunction = match &scenario.load.model {
+        LoadModel::Closed(_) => Arc::new(move |user: &mut GooseUser| {
+            let s = s.clone();
+            Box::pin(async move {
+                closed_iteration(&s, user).await;
+                Ok(())
+            })
+        }),
+        LoadModel::Open(o) => {
+            let unit = o.unit;
+            Arc::new(move |user: &mut GooseUser| {
+                let s = s.clone();
+                Box::pin(async move {
+                    let session = session(&s, user);
+                    if open::arrival(&s, &session.client, &mut session.state, unit).await
+                        == Arrival::ScheduleOver
+                        && s.in_flight.load(Ordering::Relaxed) == 0
+                        && plan.max_iterations.is_some()
+                    {
+                        trigger(CAP_REACHED);
+                    }
+                    Ok(())
+                })
+            })
+        }
+    };
+    let goose_scenario = goose::goose::Scenario::new("kneepoint")
+        .register_transaction(Transaction::new(function).set_name("iteration"));
+    let client = goose::client::GooseClientBuilder::new()
+        .timeout(scenario.target.timeout)
+        .gzip(false)
+        .user_agent(concat!("kneepoint/", env!("CARGO_PKG_VERSION")));
+    let attack = GooseAttack::initialize_with_config(config)
+        .and_then(|a| a.set_client_builder_with_cookies(client))
+        .map_err(|e| DriveError::Goose(e.to_string()))?
+        .register_scenario(goose_scenario);
+    let outcome = attack.execute().await;
+    let reason = killswitch_reason();
+    goose::reset_killswitch();
+    if let Ok(mut last) = LAST_REASON.lock() {
+        *last = None;
+    }
+    match outcome {
+        Ok(_) => Ok(match reason.as_deref() {
+            None => EndReason::PlanCompleted,
+            Some(CAP_REACHED) => EndReason::IterationCap,
+            Some(FEEDERS_EXHAUSTED) => EndReason::FeedersExhausted,
+            Some(other) => EndReason::Stopped(other.to_owned()),
+        }),
+        Err(e) => Err(DriveError::Goose(e.to_string())),
+    }
+}
+
+fn session<'u>(s: &Shared, user: &'u mut GooseUser) -> &'u mut Session {
+    if user.get_session_data::<Session>().is_none() {
+        let client = user.client.clone();
+        user.set_session_data(Session {
+            client,
+            state: s.new_user(),
+        });
+    }
+    user.get_session_data_unchecked_mut::<Session>()
+}
+
+async fn closed_iteration(s: &Shared, user: &mut GooseUser) {
+    let cap = s.recorder.plan().max_iterations;
+    let session = session(s, user);
+    if session.state.done {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return;
+    }
+    s.in_flight.fetch_add(1, Ordering::AcqRel);
+    let ticket = s.tickets.fetch_add(1, Ordering::AcqRel);
+    if cap.is_some_and(|c| ticket >= c) {
+        finish(s, cap);
+        // Others are finishing the last iterations; do not spin meanwhile.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        return;
+    }
+    if !s.feed(&mut session.state) {
+        if s.retire(&mut session.state) {
+            trigger(FEEDERS_EXHAUSTED);
+        }
+        finish(s, cap);
+        return;
+    }
+    let t = s.pick(&mut session.state);
+    s.transaction(&session.client, &mut session.state, t, None)
+        .await;
+    finish(s, cap);
+}
+
+/// An iteration ended; the last one to end after the cap was reached stops the drive.
+fn finish(s: &Shared, cap: Option<u64>) {
+    let left = s.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
+    if left == 0 && cap.is_some_and(|c| s.tickets.load(Ordering::Acquire) >= c) {
+        trigger(CAP_REACHED);
+    }
+}
+
+fn killswitch_reason() -> Option<String> {
+    // goose exposes only whether it fired; we keep our own reason next to it.
+    goose::is_killswitch_triggered().then(|| {
+        LAST_REASON
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_else(|| "stopped".into())
+    })
+}
+
+static LAST_REASON: Mutex<Option<String>> = Mutex::new(None);
+
+/// Goose logs INFO to stdout unless a logger is installed; install one that drops it all.
+fn silence_goose_logging() {
+    struct Quiet;
+    impl log::Log for Quiet {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            false
+        }
+        fn log(&self, _: &log::Record<'_>) {}
+        fn flush(&self) {}
+    }
+    // Fails only when a logger is already installed, which is just as good.
+    let _ = log::set_boxed_logger(Box::new(Quiet));
+    log::set_max_level(log::LevelFilter::Off);
+}
