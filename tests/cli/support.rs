@@ -1,0 +1,188 @@
+//! Test support: a loopback target with controllable latency, and a fluent runner for the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+/// What the target counted.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Every request.
+    pub hits: AtomicU64,
+    /// Requests to `/me` with the right token.
+    pub authorised: AtomicU64,
+}
+
+/// A target on 127.0.0.1:<free port>, alive while the test's runtime is.
+pub struct Target {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its counters.
+    pub counters: Arc<Counters>,
+}
+
+/// Routes: `/delay/{ms}`; `/bimodal` (every 10th request takes 60 ms, others 1 ms);
+/// `/status/{code}`; `POST /login` with `{"user": U}` → `{"token": "t-U"}`; `/me` needs
+/// `Authorization: Bearer t-…` (401 otherwise) and echoes the user.
+pub async fn target() -> Target {
+    let counters = Arc::new(Counters::default());
+    let app = Router::new()
+        .route("/delay/{ms}", get(delay))
+        .route("/bimodal", get(bimodal))
+        .route("/status/{code}", get(status))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .with_state(counters.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Target { url, counters }
+}
+
+async fn delay(State(c): State<Arc<Counters>>, UrlPath(ms): UrlPath<u64>) -> &'static str {
+    c.hits.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    "ok"
+}
+
+async fn bimodal(State(c): State<Arc<Counters>>) -> &'static str {
+    let n = c.hits.fetch_add(1, Ordering::SeqCst);
+    let ms = if n % 10 == 9 { 60 } else { 1 };
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    "ok"
+}
+
+async fn status(State(c): State<Arc<Counters>>, UrlPath(code): UrlPath<u16>) -> StatusCode {
+    c.hits.fetch_add(1, Ordering::SeqCst);
+    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+async fn login(
+    State(c): State<Arc<Counters>>,
+    Json(body): Json<serde_json::Value>,
+) -> Json<serde_json::Value> {
+    c.hits.fetch_add(1, Ordering::SeqCst);
+    let user = body["user"].as_str().unwrap_or("nobody").to_owned();
+    Json(serde_json::json!({ "token": format!("t-{user}"), "user": user }))
+}
+
+async fn me(
+    State(c): State<Arc<Counters>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, StatusCode> {
+    c.hits.fetch_add(1, Ordering::SeqCst);
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match auth.strip_prefix("Bearer t-") {
+        Some(user) => {
+            c.authorised.fetch_add(1, Ordering::SeqCst);
+            Ok(Json(serde_json::json!({ "user": user })))
+        }
+        None => Err(StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// A `kneepoint` invocation being assembled.
+pub struct Kneepoint {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+/// What a finished invocation left.
+pub struct Finished {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// The `--out` folder.
+    pub out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Kneepoint {
+    /// A fresh working folder.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args: Vec::new(),
+        }
+    }
+
+    /// The working folder (scenario files and `out/` live here).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write a file into the working folder.
+    pub fn file(self, name: &str, text: &str) -> Self {
+        std::fs::write(self.dir.path().join(name), text).expect("write test file");
+        self
+    }
+
+    /// Add arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Run in the working folder (off the async runtime, so the in-test target keeps serving).
+    pub async fn run(self) -> Finished {
+        let dir = self.dir.path().to_owned();
+        let args = self.args.clone();
+        let output: Output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_kneepoint"))
+                .args(&args)
+                .current_dir(&dir)
+                .output()
+                .expect("kneepoint runs")
+        })
+        .await
+        .expect("join");
+        Finished {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            out: self.dir.path().join("out"),
+            _dir: self.dir,
+        }
+    }
+}
+
+impl Finished {
+    /// The results file as JSON.
+    pub fn results(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out.join("results.json"))
+            .unwrap_or_else(|e| panic!("no results.json ({e}); stderr:\n{}", self.stderr));
+        serde_json::from_str(&text).expect("results.json is JSON")
+    }
+
+    /// A scope of the results by name.
+    pub fn scope(&self, name: &str) -> serde_json::Value {
+        self.results()["scopes"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no scope `{name}`"))
+    }
+
+    /// Assert the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
