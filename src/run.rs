@@ -17,8 +17,11 @@ use crate::driver::{self, EndReason};
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::recorder::{Recorder, Scopes};
-use crate::results::{ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo};
+use crate::results::{
+    ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries,
+};
 use crate::scenario::model::Scenario;
+use crate::scrape::Scraper;
 use crate::sla;
 
 /// How to run, besides the scenario itself.
@@ -75,6 +78,9 @@ pub enum RunError {
     #[error(transparent)]
     Results(#[from] ResultsError),
 }
+
+/// How often the target's metrics endpoint is scraped.
+const SCRAPE_EVERY: Duration = Duration::from_secs(2);
 
 /// Set by the first Ctrl-C / SIGTERM.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -140,6 +146,12 @@ pub async fn execute(
         started_at: jiff::Timestamp::now(),
     };
     let started = Instant::now();
+    let scraper = scenario
+        .target
+        .metrics_url
+        .clone()
+        .map(|url| Scraper::start(url, recorder.start(), SCRAPE_EVERY));
+    let server = scraper.as_ref().map(|(s, _)| s.clone());
     let done = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch(
         scenario.clone(),
@@ -148,11 +160,15 @@ pub async fn execute(
         results_path.clone(),
         done.clone(),
         meta.clone(),
+        server.clone(),
     ));
     let outcome = driver::drive(scenario.clone(), recorder.clone()).await;
     done.store(true, Ordering::SeqCst);
     // The watcher only reads; whether it panicked or not, finish from the recorder itself.
     let _ = watcher.await;
+    if let Some((_, handle)) = scraper {
+        handle.abort();
+    }
     recorder.tick();
     let elapsed = started.elapsed();
     if plan.open {
@@ -175,7 +191,8 @@ pub async fn execute(
             reason: e.to_string(),
         },
     };
-    let mut results = build(&scenario, &recorder, &meta, elapsed, status)?;
+    let server_series = server.as_ref().map(Scraper::series).unwrap_or_default();
+    let mut results = build(&scenario, &recorder, &meta, elapsed, status, server_series)?;
     if matches!(results.status, RunStatus::Completed) && nothing_answered(&results) {
         let sample = results
             .overall()
@@ -208,6 +225,7 @@ async fn watch(
     results_path: PathBuf,
     done: Arc<AtomicBool>,
     meta: Meta,
+    server: Option<Scraper>,
 ) {
     let stages = recorder.plan().stages.len();
     let mut progress = settings.progress.start(&recorder.plan().stages);
@@ -228,8 +246,15 @@ async fn watch(
         let stage_ended = live.stage != stage;
         if stage_ended || has_abort {
             let elapsed = recorder.start().elapsed();
-            let Ok(snapshot) = build(&scenario, &recorder, &meta, elapsed, RunStatus::InProgress)
-            else {
+            let series = server.as_ref().map(Scraper::series).unwrap_or_default();
+            let Ok(snapshot) = build(
+                &scenario,
+                &recorder,
+                &meta,
+                elapsed,
+                RunStatus::InProgress,
+                series,
+            ) else {
                 continue;
             };
             if stage_ended {
@@ -254,6 +279,7 @@ fn build(
     meta: &Meta,
     elapsed: Duration,
     status: RunStatus,
+    server_metrics: Vec<ServerSeries>,
 ) -> Result<RunResults, ResultsError> {
     let snap = recorder.snapshot(elapsed)?;
     let mut results = RunResults {
@@ -273,7 +299,7 @@ fn build(
         series: snap.series,
         arrivals: snap.arrivals,
         slas: Vec::new(),
-        server_metrics: Vec::new(),
+        server_metrics,
         shards: 1,
     };
     results.slas = sla::evaluate(&scenario.slas, &results);

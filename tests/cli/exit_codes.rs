@@ -81,7 +81,10 @@ async fn three_for_an_unreachable_target() {
         l.local_addr().expect("addr").port()
     };
     let run = Kneepoint::new()
-        .file("s.toml", &scenario(&format!("http://127.0.0.1:{port}"), "/", ""))
+        .file(
+            "s.toml",
+            &scenario(&format!("http://127.0.0.1:{port}"), "/", ""),
+        )
         .args(&["run", "s.toml", "--out", "out", "--quiet"])
         .run()
         .await;

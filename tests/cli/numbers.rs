@@ -35,7 +35,11 @@ async fn fixed_delay_percentiles_and_exact_counts() {
     let overall = run.scope("overall");
     let stats = &overall["stats"];
     assert_eq!(stats["requests"], 120, "iteration cap is exact");
-    assert_eq!(t.counters.hits.load(Ordering::SeqCst), 120, "target counted the same");
+    assert_eq!(
+        t.counters.hits.load(Ordering::SeqCst),
+        120,
+        "target counted the same"
+    );
     let p = |k: &str| stats["latency_us"][k].as_u64().expect("µs");
     // 20 ms of server delay; slack: 1 ms timer tick + loopback + a loaded 2-core machine.
     for k in ["min", "p50", "p99"] {
@@ -45,7 +49,10 @@ async fn fixed_delay_percentiles_and_exact_counts() {
     assert!(p("p99") <= 30_000, "p99 = {} µs", p("p99"));
     let duration = run.results()["duration_s"].as_f64().expect("duration");
     let rps = stats["throughput_rps"].as_f64().expect("rps");
-    assert!((rps - 120.0 / duration).abs() < 1e-6, "throughput = count / duration");
+    assert!(
+        (rps - 120.0 / duration).abs() < 1e-6,
+        "throughput = count / duration"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,6 +104,8 @@ path = "/delay/100"
     assert!(arrivals["missed"].as_u64() > Some(0), "{arrivals}");
     let stats = &run.scope("overall")["stats"];
     let sent = stats["latency_us"]["p99"].as_u64().expect("p99");
-    let intended = stats["intended_latency_us"]["p99"].as_u64().expect("intended p99");
+    let intended = stats["intended_latency_us"]["p99"]
+        .as_u64()
+        .expect("intended p99");
     assert!(intended > sent, "intended {intended} µs vs sent {sent} µs");
 }

@@ -49,13 +49,22 @@ async fn results_csv_and_junit_agree() {
     let results = run.results();
 
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/results.schema.json"))
-            .expect("schema file"),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/results.schema.json"
+        ))
+        .expect("schema file"),
     )
     .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let problems: Vec<String> = validator.iter_errors(&results).map(|e| e.to_string()).collect();
-    assert!(problems.is_empty(), "results.json breaks its schema: {problems:#?}");
+    let problems: Vec<String> = validator
+        .iter_errors(&results)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "results.json breaks its schema: {problems:#?}"
+    );
 
     let overall = run.scope("overall");
     let errors = overall["stats"]["errors"].as_u64().expect("errors");
@@ -63,12 +72,22 @@ async fn results_csv_and_junit_agree() {
     assert!(overall["status_codes"]["503"].as_u64() == Some(errors));
     let status_kind = &overall["errors"][0];
     assert_eq!(status_kind["kind"], "status");
-    assert!(status_kind["samples"][0].as_str().is_some_and(|s| s.contains("503")), "{status_kind}");
+    assert!(
+        status_kind["samples"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("503")),
+        "{status_kind}"
+    );
 
     let csv = std::fs::read_to_string(run.out.join("summary.csv")).expect("summary.csv");
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
     let headers = rows.headers().expect("header row").clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name}"));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
     let first = rows.records().next().expect("a row").expect("valid row");
     assert_eq!(&first[col("name")], "overall");
     assert_eq!(&first[col("requests")], "40");
@@ -77,5 +96,9 @@ async fn results_csv_and_junit_agree() {
     let junit = std::fs::read_to_string(run.out.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("fast is fast"), "{junit}");
     assert!(junit.contains("few errors"), "{junit}");
-    assert_eq!(junit.matches("<failure").count(), 1, "one SLA failed: {junit}");
+    assert_eq!(
+        junit.matches("<failure").count(),
+        1,
+        "one SLA failed: {junit}"
+    );
 }

@@ -49,14 +49,20 @@ async fn login_capture_and_authorised_request() {
         .await;
     // Rows go ada, grace, linus, ada, …: the check on `ada` fails for 4 of 6 iterations.
     run.expect_code(0);
-    assert_eq!(t.counters.authorised.load(Ordering::SeqCst), 6, "every token was used");
+    assert_eq!(
+        t.counters.authorised.load(Ordering::SeqCst),
+        6,
+        "every token was used"
+    );
     let me = run.scope("session/me");
     assert_eq!(me["stats"]["requests"], 6);
     assert_eq!(me["stats"]["errors"], 4);
     let check = &me["errors"][0];
     assert_eq!(check["kind"], "check");
     assert!(
-        check["samples"][0].as_str().is_some_and(|s| s.contains("$.user")),
+        check["samples"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("$.user")),
         "the message names the failed check: {check}"
     );
     assert_eq!(run.scope("session/login")["stats"]["errors"], 0);

@@ -40,7 +40,9 @@ pub async fn target() -> Target {
         .route("/login", post(login))
         .route("/me", get(me))
         .with_state(counters.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let url = format!("http://{}", listener.local_addr().expect("local addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Target { url, counters }
