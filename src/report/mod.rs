@@ -37,7 +37,7 @@ pub enum ReportError {
         message: String,
     },
     /// The output folder could not be created.
-    #[error("cannot create output folder `{}`: {source}", path.display())]
+    #[error("cannot create output folder `{}`", path.display())]
     CreateDir {
         /// Folder.
         path: PathBuf,
@@ -46,7 +46,7 @@ pub enum ReportError {
         source: io::Error,
     },
     /// A report file could not be written (full disk, permissions, not a folder).
-    #[error("cannot write report to `{}`: {source}", path.display())]
+    #[error("cannot write report to `{}`", path.display())]
     Write {
         /// File that was being written.
         path: PathBuf,
@@ -137,6 +137,49 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    struct Broken;
+
+    impl Exporter for Broken {
+        fn render(&self, _: &RunResults) -> Result<Vec<u8>, ReportError> {
+            Err(ReportError::Render {
+                format: "broken.txt",
+                message: "no".into(),
+            })
+        }
+        fn file_name(&self) -> &'static str {
+            "broken.txt"
+        }
+    }
+
+    #[test]
+    fn a_failing_exporter_keeps_earlier_files_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = fixtures::closed_run();
+        let err = write_all(
+            &run,
+            dir.path(),
+            &[&json::JsonExporter, &Broken, &csv::CsvExporter],
+        )
+        .expect_err("broken exporter");
+        assert!(
+            matches!(
+                err,
+                ReportError::Render {
+                    format: "broken.txt",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["results.json"]);
     }
 
     #[test]
