@@ -23,6 +23,7 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod scrape;
+pub mod shard;
 pub mod sla;
 pub mod stack;
 pub mod template;

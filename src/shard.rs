@@ -1,0 +1,1 @@
+//! Sharding one run across workers (placeholder until the sharding module lands).
