@@ -895,16 +895,16 @@ fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Loa
             ),
             format!("not used by the {model_name} model"),
             Some(if open {
-                format!("use `{use_instead}`, or remove `model = \"open\"` for a closed model")
+                format!("use {use_instead}, or remove `model = \"open\"` for a closed model")
             } else {
-                format!("use `{use_instead}`, or set `model = \"open\"` for an arrival rate")
+                format!("use {use_instead}, or set `model = \"open\"` for an arrival rate")
             }),
         );
     };
     let mut ok = true;
     if open {
         if let Some(u) = &l.users {
-            wrong_model(ctx, u.span(), "users", "rate");
+            wrong_model(ctx, u.span(), "users", "`rate`");
             ok = false;
         }
         if let Some(t) = &l.think_time {
@@ -918,7 +918,7 @@ fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Loa
             ("max_in_flight", l.max_in_flight.as_ref().map(Spanned::span)),
         ] {
             if let Some(s) = v {
-                wrong_model(ctx, s, key, "users");
+                wrong_model(ctx, s, key, "`users`");
                 ok = false;
             }
         }
@@ -1058,7 +1058,12 @@ fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Loa
                 )
             };
             if let Some(o) = other {
-                wrong_model(ctx, o, if open { "users" } else { "rate" }, target_key);
+                wrong_model(
+                    ctx,
+                    o,
+                    if open { "users" } else { "rate" },
+                    &format!("`{target_key}`"),
+                );
                 continue;
             }
             let target = match own {
@@ -1336,7 +1341,10 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
                         len,
                     } => (
                         pos.as_ref().map_or(0, |p| p.byte() as usize),
-                        format!("CSV row has {len} fields but the header has {expected_len}"),
+                        format!(
+                            "CSV row has {len} field{} but the header has {expected_len}",
+                            if *len == 1 { "" } else { "s" }
+                        ),
                     ),
                     csv::ErrorKind::Utf8 { pos, err } => (
                         pos.as_ref().map_or(0, |p| p.byte() as usize),
@@ -1344,13 +1352,14 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
                     ),
                     _ => (0, format!("malformed CSV: {e}")),
                 };
-                ctx.push(ScenarioError::new(
-                    &name,
-                    &text,
-                    line_span(offset),
-                    message,
-                    "this row",
-                ));
+                ctx.push(
+                    ScenarioError::new(&name, &text, line_span(offset), message, "this row")
+                        .with_help(format!(
+                            "feeder `{}` of the scenario reads this file; every row needs one \
+                             value per header column",
+                            path.get_ref()
+                        )),
+                );
                 bad = true;
             }
         }
@@ -2307,6 +2316,233 @@ mod tests {
                 panic!("{}: {}", f.display(), show(&e));
             }
         }
+    }
+
+    /// Load a bad fixture and compare its problems, in order, with `(line, column, text in the
+    /// message)`.
+    #[track_caller]
+    fn check(file: &str, expect: &[(usize, usize, &str)]) -> ScenarioErrors {
+        let path = root().join("tests/fixtures/scenarios/bad").join(file);
+        let Err(e) = load(&path, &[]) else {
+            panic!("{file} should be invalid");
+        };
+        let got: Vec<(usize, usize, &str)> = e
+            .errors()
+            .iter()
+            .map(|x| (x.line(), x.column(), x.message()))
+            .collect();
+        assert_eq!(got.len(), expect.len(), "{file}:\n{}", show(&e));
+        for ((line, col, msg), (el, ec, etext)) in got.iter().zip(expect) {
+            assert_eq!((line, col), (el, ec), "{file}: {msg}");
+            assert!(msg.contains(etext), "{file}: `{msg}` lacks `{etext}`");
+        }
+        let display = e.to_string();
+        assert!(
+            display.contains(&format!("{} problem", expect.len())),
+            "{display}"
+        );
+        e
+    }
+
+    #[track_caller]
+    fn hint(e: &ScenarioErrors, i: usize, text: &str) {
+        let h = e.errors()[i].hint().unwrap_or_default();
+        assert!(h.contains(text), "hint `{h}` lacks `{text}`");
+    }
+
+    #[test]
+    fn syntax_error() {
+        let e = check("syntax.toml", &[(3, 15, "invalid TOML")]);
+        assert!(e.errors()[0].to_string().contains("syntax.toml:3:15: "));
+    }
+
+    #[test]
+    fn unknown_key_suggests() {
+        let e = check(
+            "unknown_key.toml",
+            &[(5, 1, "unknown key `ramp_upp` in `load`")],
+        );
+        hint(&e, 0, "did you mean `ramp_up`?");
+        assert_eq!(e.errors()[0].label(), "unknown key");
+    }
+
+    #[test]
+    fn wrong_type() {
+        check(
+            "wrong_type.toml",
+            &[(
+                4,
+                9,
+                "wrong type for `users` in `load`: found string \"ten\", expected an integer",
+            )],
+        );
+    }
+
+    #[test]
+    fn bad_duration() {
+        check(
+            "bad_duration.toml",
+            &[(5, 12, "invalid duration `10x` for `duration`")],
+        );
+    }
+
+    #[test]
+    fn zero_weight() {
+        check(
+            "zero_weight.toml",
+            &[(8, 10, "weight must be greater than 0, found 0")],
+        );
+    }
+
+    #[test]
+    fn empty_transaction() {
+        check(
+            "empty_transaction.toml",
+            &[(6, 1, "transaction `browse` has no requests")],
+        );
+    }
+
+    #[test]
+    fn duplicate_transaction() {
+        check(
+            "duplicate_transaction.toml",
+            &[(13, 8, "duplicate transaction name `browse`")],
+        );
+    }
+
+    #[test]
+    fn missing_feeder_file() {
+        let e = check("missing_feeder.toml", &[(7, 8, "cannot read feeder file")]);
+        assert!(e.errors()[0].message().contains("missing.csv"));
+    }
+
+    #[test]
+    fn malformed_csv_names_the_csv_line() {
+        let e = check(
+            "malformed_csv.toml",
+            &[(3, 1, "CSV row has 1 field but the header has 2")],
+        );
+        assert!(
+            e.errors()[0].file().ends_with("ragged.csv"),
+            "{}",
+            e.errors()[0]
+        );
+    }
+
+    #[test]
+    fn undefined_variable_suggests() {
+        let e = check(
+            "undefined_variable.toml",
+            &[(16, 40, "undefined variable `tokn`")],
+        );
+        hint(&e, 0, "did you mean `token`?");
+    }
+
+    #[test]
+    fn sla_unknown_scope() {
+        let e = check("sla_unknown_scope.toml", &[(13, 9, "SLA scope `brows`")]);
+        hint(&e, 0, "did you mean `browse`?");
+    }
+
+    #[test]
+    fn sla_unknown_metric() {
+        let e = check(
+            "sla_unknown_metric.toml",
+            &[(13, 10, "unknown SLA metric `p59`")],
+        );
+        hint(&e, 0, "did you mean");
+    }
+
+    #[test]
+    fn sla_threshold_unit_must_fit_metric() {
+        check(
+            "sla_threshold_unit.toml",
+            &[(
+                14,
+                13,
+                "threshold `0.1%` has unit `%`, which does not fit metric `p95`",
+            )],
+        );
+    }
+
+    #[test]
+    fn neither_duration_nor_iterations() {
+        check(
+            "no_stop.toml",
+            &[(3, 1, "needs `duration` or `iterations`")],
+        );
+    }
+
+    #[test]
+    fn model_specific_fields() {
+        let e = check(
+            "open_field_in_closed.toml",
+            &[(5, 8, "`rate` belongs to the open model")],
+        );
+        hint(&e, 0, "model = \"open\"");
+        check(
+            "closed_field_in_open.toml",
+            &[(6, 14, "`think_time` belongs to the closed model")],
+        );
+    }
+
+    #[test]
+    fn missing_base_url() {
+        let e = check(
+            "missing_base_url.toml",
+            &[(1, 1, "missing `base_url` in `[target]`")],
+        );
+        hint(&e, 0, "reference = true");
+    }
+
+    #[test]
+    fn bad_method_and_regex() {
+        let e = check("bad_method.toml", &[(10, 10, "invalid `method` `GETT`")]);
+        hint(&e, 0, "did you mean `GET`?");
+        check(
+            "bad_regex.toml",
+            &[(11, 28, "invalid regex for capture `id`")],
+        );
+    }
+
+    #[test]
+    fn several_problems_at_once() {
+        let e = check(
+            "several.toml",
+            &[
+                (3, 11, "wrong type for `timeout` in `target`"),
+                (6, 9, "`users` must be at least 1"),
+                (8, 1, "unknown key `thinktime`"),
+                (12, 10, "weight must be greater than 0, found -1"),
+                (15, 19, "undefined variable `id`"),
+                (16, 20, "invalid status"),
+                (21, 13, "does not fit metric `throughput`"),
+            ],
+        );
+        hint(&e, 2, "did you mean `think_time`?");
+    }
+
+    #[test]
+    fn every_bad_fixture_fails_without_panicking() {
+        let files = tomls(&root().join("tests/fixtures/scenarios/bad"));
+        assert!(files.len() >= 12, "{files:?}");
+        for f in files {
+            let e = load(&f, &[]).expect_err("bad fixture");
+            assert!(!e.is_empty());
+            // Rendering must work too (spans inside their sources).
+            let text = format!("{:?}", miette::Report::new(e));
+            assert!(text.contains(":"), "{text}");
+        }
+    }
+
+    #[test]
+    fn missing_scenario_file() {
+        let e = load(Path::new("/nonexistent/x.toml"), &[]).expect_err("missing");
+        assert!(
+            e.errors()[0]
+                .message()
+                .contains("cannot read scenario file")
+        );
     }
 
     #[test]
