@@ -16,6 +16,7 @@ use sha2::Digest as _;
 use crate::driver::{self, EndReason};
 use crate::plan::Plan;
 use crate::progress::Progress;
+
 use crate::recorder::{Recorder, Scopes};
 use crate::results::{
     ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries,
@@ -503,5 +504,85 @@ mod tests {
         .await
         .expect_err("unreachable");
         assert!(matches!(err, RunError::Unreachable { .. }), "{err}");
+    }
+}
+
+/// What `kneepoint run` was asked to do, as the command line gives it.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Output folder (default: `reports/<scenario>-<time>`).
+    pub out: Option<PathBuf>,
+    /// Target base URL overriding the scenario's.
+    pub target: Option<String>,
+    /// Cap on the run's length.
+    pub duration: Option<Duration>,
+    /// `--set KEY=VALUE` overrides, unparsed.
+    pub overrides: Vec<String>,
+    /// No progress and no summary.
+    pub quiet: bool,
+}
+
+/// `kneepoint run`: load and validate the scenario, run it, write every output, print the
+/// summary, and say how it went: `Passed`/`Breached` for a run that completed (or was stopped by
+/// an abort SLA: `Breached`), a [`Failure`] for bad input (2) or a run that failed or was
+/// interrupted (3) — its results are written all the same.
+pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
+    use crate::Failure;
+    let overrides = opts
+        .overrides
+        .iter()
+        .map(|s| crate::scenario::Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::invalid(miette::miette!("{e}")))?;
+    let mut scenario =
+        crate::scenario::load(&opts.scenario, &overrides).map_err(Failure::invalid)?;
+    if let Some(target) = &opts.target {
+        scenario.target.base_url = target.trim_end_matches('/').to_owned();
+        scenario.target.reference = false;
+    }
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario.name));
+    let mut settings = RunSettings::new(&out);
+    settings.progress = Progress::auto(opts.quiet);
+    settings.max_duration = opts.duration;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::run(miette::miette!("cannot start the async runtime: {e}")))?;
+    let results = runtime
+        .block_on(execute(Arc::new(scenario), &settings))
+        .map_err(Failure::run)?;
+    finish(&results, &out, opts.quiet)
+}
+
+/// Write every output of a finished run, print its summary, and map its status to an outcome.
+fn finish(results: &RunResults, out: &Path, quiet: bool) -> Result<crate::Outcome, crate::Failure> {
+    use crate::Failure;
+    use crate::report::{Exporter, core_exporters, summary, write_all};
+    use std::io::IsTerminal as _;
+    let exporters: Vec<&dyn Exporter> = core_exporters();
+    write_all(results, out, &exporters).map_err(Failure::run)?;
+    if !quiet {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        println!("{}", summary::render_summary(results, color));
+        println!("results: {}", out.display());
+    }
+    match &results.status {
+        RunStatus::Completed | RunStatus::InProgress => {
+            Ok(crate::Outcome::from_passed(results.passed()))
+        }
+        RunStatus::Aborted { .. } => Ok(crate::Outcome::Breached),
+        RunStatus::Interrupted => Err(Failure::run(miette::miette!(
+            "the run was interrupted; what was measured is in `{}`",
+            out.display()
+        ))),
+        RunStatus::Failed { reason } => Err(Failure::run(miette::miette!(
+            "the run failed: {reason}; what was measured is in `{}`",
+            out.display()
+        ))),
     }
 }

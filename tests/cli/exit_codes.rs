@@ -28,11 +28,17 @@ metric = "p95"
 threshold = "5ms"
 "#;
 
+const P95_UNDER_1S: &str = r#"
+[[sla]]
+metric = "p95"
+threshold = "1s"
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_when_every_sla_holds() {
     let t = target().await;
     Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, "/delay/0", P95_UNDER_5MS))
+        .file("s.toml", &scenario(&t.url, "/delay/0", P95_UNDER_1S))
         .args(&["run", "s.toml", "--out", "out", "--quiet"])
         .run()
         .await
