@@ -55,28 +55,32 @@ struct Region {
 }
 
 impl Sources {
-    fn error(&self, span: Range<usize>, message: String, label: String) -> (u8, ScenarioError) {
+    fn error(&self, span: Range<usize>, message: String, label: String) -> (Order, ScenarioError) {
         for r in &self.overrides {
             if span.start >= r.start && span.start <= r.end {
                 let local = span.start - r.start..span.end.min(r.end) - r.start;
                 return (
-                    1,
+                    (1, span.start),
                     ScenarioError::new(&r.name, &r.text, local, message, label),
                 );
             }
         }
         (
-            0,
+            (0, span.start),
             ScenarioError::new(&self.file_name, &self.file, span, message, label),
         )
     }
 }
 
+/// Sort key of a problem: the scenario file first, then `--set` flags, then other files (CSV
+/// feeders), each in text order.
+type Order = (u8, usize);
+
 /// Collected problems plus what promotion needs along the way.
 struct Ctx<'a> {
     sources: &'a Sources,
     combined: &'a str,
-    errors: Vec<(u8, ScenarioError)>,
+    errors: Vec<(Order, ScenarioError)>,
     /// `(start of the enclosing table's span, key)` of keys dropped after a shape error.
     removed: HashSet<(usize, String)>,
     vars: VarTable,
@@ -104,7 +108,8 @@ impl Ctx<'_> {
     }
 
     fn push(&mut self, e: ScenarioError) {
-        self.errors.push((2, e));
+        let n = self.errors.len();
+        self.errors.push(((2, n), e));
     }
 
     /// Report that `key` is missing from the table at `table`, unless it was already reported
@@ -205,8 +210,8 @@ pub(crate) fn parse(
     }
 }
 
-fn finish(file: &str, mut errors: Vec<(u8, ScenarioError)>) -> ScenarioErrors {
-    errors.sort_by_key(|(rank, e)| (*rank, if *rank == 2 { 0 } else { e.offset() }));
+fn finish(file: &str, mut errors: Vec<(Order, ScenarioError)>) -> ScenarioErrors {
+    errors.sort_by_key(|(order, _)| *order);
     ScenarioErrors::new(file, errors.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -293,7 +298,12 @@ fn set_in_value<'i>(
             let Ok(i) = seg.parse::<usize>() else {
                 return Err((
                     span.clone(),
-                    format!("`{name}` is a list: use an index such as `{name}.0.{seg}`"),
+                    format!(
+                        "`{name}` is a list: use an index such as `{name}.0{}`",
+                        rest.iter()
+                            .map(|(r, _)| format!(".{r}"))
+                            .collect::<String>()
+                    ),
                 ));
             };
             let Some(el) = a.get_mut(i) else {
@@ -2287,7 +2297,17 @@ fn threshold(
 mod tests {
     use std::path::{Path, PathBuf};
 
+    use std::time::Duration;
+
+    use crate::results::ArrivalUnit;
+    use crate::scenario::model::{
+        Body, CaptureSource, Check, Comparison, FeederMode, LatencyStat, LoadModel, Method, OnEnd,
+        Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
+    };
     use crate::scenario::{Override, ScenarioErrors, load};
+    use crate::template::RenderContext;
+
+    use super::DEFAULT_MAX_IN_FLIGHT;
 
     fn root() -> &'static Path {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -2529,9 +2549,12 @@ mod tests {
         for f in files {
             let e = load(&f, &[]).expect_err("bad fixture");
             assert!(!e.is_empty());
-            // Rendering must work too (spans inside their sources).
-            let text = format!("{:?}", miette::Report::new(e));
-            assert!(text.contains(":"), "{text}");
+            let first = &e.errors()[0];
+            let at = format!("{}:{}:{}", first.file(), first.line(), first.column());
+            // The rendered report shows the location and the underlined text.
+            let text = format!("{:?}", miette::Report::new(e.clone()));
+            assert!(text.contains(&at), "{text}");
+            assert!(text.contains(first.label()), "{text}");
         }
     }
 
@@ -2542,6 +2565,260 @@ mod tests {
             e.errors()[0]
                 .message()
                 .contains("cannot read scenario file")
+        );
+    }
+
+    fn ok(file: &str, overrides: &[Override]) -> Scenario {
+        let path = root().join("tests/fixtures/scenarios/ok").join(file);
+        match load(&path, overrides) {
+            Ok(s) => s,
+            Err(e) => panic!("{file}: {}", show(&e)),
+        }
+    }
+
+    fn ctx(vars: &[Option<String>]) -> RenderContext<'_> {
+        RenderContext {
+            vars,
+            user: 4,
+            iteration: 9,
+        }
+    }
+
+    #[test]
+    fn minimal_gets_defaults() {
+        let s = ok("minimal.toml", &[]);
+        assert_eq!(s.name, "minimal");
+        assert_eq!(s.sha256.len(), 64);
+        assert_eq!(s.target.base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.target.timeout, Duration::from_secs(30));
+        assert!(!s.target.reference);
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed by default");
+        };
+        assert_eq!(
+            c.stages,
+            vec![Stage {
+                name: None,
+                target: 3.0,
+                ramp: Duration::ZERO,
+                hold: Duration::from_secs(20)
+            }]
+        );
+        assert_eq!(s.load.max_duration, Some(Duration::from_secs(20)));
+        assert_eq!(s.load.max_iterations, None);
+        let t = &s.transactions[0];
+        assert_eq!((t.name.as_str(), t.weight), ("home", 1));
+        let r = &t.requests[0];
+        assert_eq!((r.name.as_str(), r.method), ("GET /", Method::Get));
+        assert!(r.checks.is_empty() && r.captures.is_empty() && r.body.is_none());
+        assert_eq!(s.slas[0].name, "overall p99 < 250ms");
+        assert_eq!(s.slas[0].threshold, 250_000.0);
+        assert_eq!(s.slas[0].comparison, Comparison::Lt);
+        assert_eq!(s.slas[1].name, "overall throughput >= 100");
+        assert_eq!(s.slas[1].comparison, Comparison::Ge);
+    }
+
+    #[test]
+    fn full_fixture_promotes_every_field() {
+        let s = ok("full.toml", &[]);
+        assert_eq!(s.name, "full");
+        assert_eq!(s.target.timeout, Duration::from_secs(5));
+        assert_eq!(
+            s.target.metrics_url.as_deref(),
+            Some("http://127.0.0.1:9090/metrics")
+        );
+        assert_eq!(s.target.headers[0].0, "user-agent");
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed");
+        };
+        assert_eq!(c.stages[0].ramp, Duration::from_secs(10));
+        assert_eq!(c.stages[0].hold, Duration::from_secs(50));
+        assert_eq!(
+            c.think_time,
+            Some(ThinkTime {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(3)
+            })
+        );
+        assert_eq!(s.load.max_iterations, Some(500));
+        // Feeder columns take the first slots, captures the next ones, in file order.
+        assert_eq!(s.vars.names(), ["user_id", "email", "token", "loc", "num"]);
+        let f = &s.feeders[0];
+        assert_eq!(f.name, "users");
+        assert_eq!((f.mode, f.on_end), (FeederMode::Random, OnEnd::Stop));
+        assert_eq!(
+            f.columns,
+            vec![("user_id".to_owned(), 0), ("email".to_owned(), 1)]
+        );
+        assert_eq!(
+            f.rows[1],
+            vec!["2".to_owned(), "b \"quoted\"@example.com".to_owned()]
+        );
+
+        let t = &s.transactions[0];
+        assert_eq!(t.weight, 2);
+        assert_eq!(
+            t.think_time.map(|t| t.min),
+            Some(Duration::from_millis(250))
+        );
+        let r = &t.requests[0];
+        assert_eq!(r.name, "POST /users/{{user_id}}");
+        assert_eq!(r.method, Method::Post);
+        let vars = vec![
+            Some("7".to_owned()),
+            Some("q\"x@example.com".to_owned()),
+            None,
+            None,
+            None,
+        ];
+        assert_eq!(
+            r.url.render(&ctx(&vars), &s.vars).expect("renders"),
+            "/users/7"
+        );
+        let Some(Body::Json(json)) = &r.body else {
+            panic!("json body");
+        };
+        let body = json.render(&ctx(&vars), &s.vars).expect("renders");
+        assert_eq!(
+            body,
+            r#"{"email":"q\"x@example.com","tags":["a","4"],"n":3}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(parsed["email"], "q\"x@example.com");
+        assert_eq!(r.checks.len(), 5);
+        match &r.checks[0] {
+            Check::Status(ranges) => assert_eq!(ranges, &vec![201..=201, 200..=299]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&r.checks[1], Check::BodyContains(t) if t == "id"));
+        match &r.checks[3] {
+            Check::JsonEquals { text, value, .. } => {
+                assert_eq!(
+                    (text.as_str(), value),
+                    ("$.ok", &serde_json::Value::Bool(true))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&r.checks[4], Check::JsonExists { text, .. } if text == "$.id"));
+        let caps: Vec<(&str, usize)> = r
+            .captures
+            .iter()
+            .map(|c| (c.var.as_str(), c.slot))
+            .collect();
+        assert_eq!(caps, [("token", 2), ("loc", 3), ("num", 4)]);
+        assert!(matches!(&r.captures[1].source, CaptureSource::Header(h) if h == "location"));
+        match &r.captures[2].source {
+            CaptureSource::Regex(re) => assert_eq!(re.as_str(), r"n=(\d+)"),
+            other => panic!("{other:?}"),
+        }
+        let me = &t.requests[1];
+        let vars = vec![
+            None,
+            None,
+            Some("a b".to_owned()),
+            Some("/u/1".to_owned()),
+            None,
+        ];
+        assert_eq!(
+            me.url.render(&ctx(&vars), &s.vars).expect("renders"),
+            "https://other.example.test/me?t=a b"
+        );
+        assert!(matches!(&me.body, Some(Body::Form(f)) if f[0].0 == "a"));
+        assert_eq!(
+            me.think_time.map(|t| t.max),
+            Some(Duration::from_millis(100))
+        );
+
+        let sla = &s.slas[0];
+        assert_eq!(sla.name, "signup fast");
+        assert_eq!(
+            sla.scope,
+            SlaScope::Request("signup/POST /users/{{user_id}}".to_owned())
+        );
+        assert_eq!(sla.metric, SlaMetric::Latency(LatencyStat::P99_9));
+        assert_eq!(
+            (sla.threshold, sla.comparison, sla.abort),
+            (1_500_000.0, Comparison::Le, true)
+        );
+        assert_eq!(sla.threshold_text, "1.5s");
+        assert_eq!(s.slas[1].scope, SlaScope::Transaction("signup".to_owned()));
+        assert!((s.slas[1].threshold - 0.005).abs() < 1e-12);
+        assert_eq!(s.slas[2].metric, SlaMetric::Server("cpu".to_owned()));
+        assert_eq!(s.slas[2].threshold, 0.75);
+    }
+
+    #[test]
+    fn open_model_with_iterations_only() {
+        let s = ok("open_iterations.toml", &[]);
+        let LoadModel::Open(o) = &s.load.model else {
+            panic!("open");
+        };
+        assert_eq!(o.unit, ArrivalUnit::Iterations);
+        assert_eq!(o.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(o.stages[0].target, 20.5);
+        assert_eq!(o.stages[0].hold, crate::scenario::HOLD_UNTIL_CAP);
+        assert_eq!(
+            (s.load.max_duration, s.load.max_iterations),
+            (None, Some(1000))
+        );
+        let r = &s.transactions[0].requests[0];
+        assert_eq!((r.method, r.name.as_str()), (Method::Head, "HEAD /ping"));
+        assert!(matches!(r.body, Some(Body::Raw(_))));
+    }
+
+    #[test]
+    fn overrides_replace_values() {
+        let set = |s: &str| Override::parse(s).expect("KEY=VALUE");
+        let s = ok(
+            "minimal.toml",
+            &[
+                set("load.users=50"),
+                set("target.base_url=http://10.0.0.1:9000"),
+                set("transaction.0.weight=4"),
+                set("name=renamed"),
+                set("load.iterations=10"),
+            ],
+        );
+        assert_eq!(s.name, "renamed");
+        assert_eq!(s.target.base_url, "http://10.0.0.1:9000");
+        assert_eq!(s.transactions[0].weight, 4);
+        assert_eq!(s.load.max_iterations, Some(10));
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed");
+        };
+        assert_eq!(c.stages[0].target, 50.0);
+        // The hash is of the file as written, not of the overridden values.
+        assert_eq!(s.sha256, ok("minimal.toml", &[]).sha256);
+    }
+
+    #[test]
+    fn override_errors_name_the_flag() {
+        let path = root().join("tests/fixtures/scenarios/ok/minimal.toml");
+        let set = |s: &str| Override::parse(s).expect("KEY=VALUE");
+        let e = load(
+            &path,
+            &[
+                set("load.userz=5"),
+                set("transaction.x.weight=1"),
+                set("load.users=many"),
+            ],
+        )
+        .expect_err("bad overrides");
+        let got: Vec<String> = e.errors().iter().map(ToString::to_string).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].starts_with("--set load.userz=5:1:6: unknown key `userz`"),
+            "{got:?}"
+        );
+        assert_eq!(e.errors()[0].hint(), Some("did you mean `users`?"));
+        assert!(
+            got[1].starts_with("--set transaction.x.weight=1:1:13: cannot apply --set"),
+            "{got:?}"
+        );
+        assert!(
+            got[2].starts_with("--set load.users=many:1:12: wrong type for `users`"),
+            "{got:?}"
         );
     }
 
