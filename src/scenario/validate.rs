@@ -558,6 +558,15 @@ fn report_shape_error(
         );
         return;
     }
+    if message.contains("$__toml_private_datetime") {
+        ctx.err_help(
+            span,
+            "TOML dates and times are not supported here",
+            "a TOML datetime",
+            Some("quote it to send it as a string, e.g. \"1979-05-27T07:32:00Z\"".to_owned()),
+        );
+        return;
+    }
     let what = match (&key, dropped.is_some_and(|d| d.at_key)) {
         (Some(k), _) => format!("`{k}` {}", section_name(&section)),
         (None, _) if !section.is_empty() => format!("`{section}`"),
