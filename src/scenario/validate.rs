@@ -58,7 +58,7 @@ impl Sources {
     fn error(&self, span: Range<usize>, message: String, label: String) -> (Order, ScenarioError) {
         for r in &self.overrides {
             if span.start >= r.start && span.start <= r.end {
-                let local = span.start - r.start..span.end.min(r.end) - r.start;
+                let local = span.start - r.start..span.end.min(r.end).saturating_sub(r.start);
                 return (
                     (1, span.start),
                     ScenarioError::new(&r.name, &r.text, local, message, label),
@@ -361,12 +361,18 @@ struct Dropped {
 }
 
 fn deserialize_all(ctx: &mut Ctx<'_>, mut root: Spanned<DeTable<'_>>) -> Option<RawScenario> {
+    let mut seen = HashSet::new();
     for _ in 0..MAX_SHAPE_ERRORS {
         let de = toml::de::Deserializer::from(root.clone());
         match RawScenario::deserialize(de) {
             Ok(raw) => return Some(raw),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
+                // Dropping a key should make its error go away; if it comes back, stop rather
+                // than report it again.
+                if !seen.insert((span.start, span.end, e.message().to_owned())) {
+                    return None;
+                }
                 let root_span = root.span();
                 let dropped = drop_at(ctx, root.get_mut(), root_span, &span, String::new());
                 report_shape_error(ctx, span, e.message(), dropped.as_ref());
@@ -2829,6 +2835,31 @@ mod tests {
             got[2].starts_with("--set load.users=many:1:12: wrong type for `users`"),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn errors_cross_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<ScenarioErrors>();
+    }
+
+    #[test]
+    fn truncated_files_never_panic() {
+        let dir = root().join("scenarios/examples");
+        let path = dir.join("checkout.toml");
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        let cuts: Vec<usize> = (0..text.len())
+            .step_by(5)
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        let mut invalid = 0;
+        for cut in cuts {
+            if let Err(e) = crate::scenario::parse(&path, &text[..cut], &dir, &[]) {
+                assert!(!e.is_empty());
+                invalid += 1;
+            }
+        }
+        assert!(invalid > 10, "most prefixes are invalid, found {invalid}");
     }
 
     #[test]
