@@ -111,7 +111,7 @@ mod tests {
 
     use std::time::Duration;
 
-    use super::{Override, ScenarioErrors, load};
+    use super::{Override, ScenarioErrors, load, parse};
     use crate::results::ArrivalUnit;
     use crate::scenario::model::{
         Body, CaptureSource, Check, Comparison, FeederMode, LatencyStat, LoadModel, Method, OnEnd,
@@ -629,6 +629,70 @@ mod tests {
         assert!(
             got[2].starts_with("--set load.users=many:1:12: wrong type for `users`"),
             "{got:?}"
+        );
+    }
+
+    /// Problems of an inline scenario as `(line, column, message)`.
+    fn problems(text: &str) -> Vec<(usize, usize, String)> {
+        match parse(Path::new("inline.toml"), text, Path::new("."), &[]) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .errors()
+                .iter()
+                .map(|x| (x.line(), x.column(), x.message().to_owned()))
+                .collect(),
+        }
+    }
+
+    const HEAD: &str =
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\n[load]\nusers = 1\nduration = \"1s\"\n";
+
+    #[test]
+    fn a_malformed_required_field_is_reported_once() {
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = 5\n[[transaction.request]]\npath = 7\n"
+        ));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), (7, 8));
+        assert!(
+            got[0]
+                .2
+                .starts_with("wrong type for `name` in `transaction[0]`"),
+            "{got:?}"
+        );
+        assert_eq!((got[1].0, got[1].1), (9, 8));
+        assert!(
+            got[1].2.contains("`path` in `transaction[0].request[0]`"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn nested_unknown_keys_and_duplicates() {
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = \"t\"\n[[transaction.request]]\npath = \"/\"\n\
+             capture = {{ token = {{ jsn = \"$.token\" }} }}\n\
+             [[sla]]\nmetric = \"p95\"\nthreshold = \"1s\"\n[[sla]]\nmetric = \"p95\"\nthreshold = \"1s\"\n"
+        ));
+        let messages: Vec<&str> = got.iter().map(|g| g.2.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown key `jsn` in `transaction[0].request[0].capture.token`",
+                "duplicate SLA name `overall p95 < 1s`"
+            ]
+        );
+        assert_eq!((got[0].0, got[0].1), (10, 23));
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = \"t\"\n[[transaction.request]]\npath = \"/\"\n\
+             [[transaction.request]]\nmethod = \"get\"\npath = \"/\"\n"
+        ));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), (10, 1));
+        assert!(
+            got[0]
+                .2
+                .starts_with("duplicate request name `GET /` in transaction `t`")
         );
     }
 

@@ -131,6 +131,11 @@ impl Ctx<'_> {
         self.removed.contains(&(table.start, key.to_owned()))
     }
 
+    /// Whether any key of the table at `table` was dropped after a shape error.
+    fn any_removed(&self, table: &Range<usize>) -> bool {
+        self.removed.iter().any(|(start, _)| *start == table.start)
+    }
+
     /// A table's span cut to its first line, so a "missing key" error underlines the header.
     fn first_line(&self, span: Range<usize>) -> Range<usize> {
         let end = self
@@ -1888,7 +1893,7 @@ fn promote_checks(ctx: &mut Ctx<'_>, c: &Spanned<RawCheck>) -> Option<Vec<Check>
             }
         }
     }
-    if checks.is_empty() && ok {
+    if checks.is_empty() && ok && !ctx.any_removed(&outer) {
         ctx.err_help(ctx.first_line(outer), "`check` has no checks", "empty check", Some("add `status`, `body_contains`, `json` or `json_exists`, or remove `check` for the default (status < 400)".to_owned()));
         ok = false;
     }
@@ -1932,6 +1937,11 @@ fn promote_captures(
         .filter(|(_, on)| *on)
         .map(|(n, _)| n)
         .collect();
+        if sources.is_empty() && ctx.any_removed(&v.span()) {
+            // Its only key was malformed and is already reported.
+            ok = false;
+            continue;
+        }
         if sources.len() != 1 {
             ctx.err_help(
                 v.span(),
