@@ -104,3 +104,628 @@ pub fn parse(
 ) -> Result<Scenario, ScenarioErrors> {
     validate::parse(path, text, base_dir, overrides)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use std::time::Duration;
+
+    use super::{Override, ScenarioErrors, load, parse};
+    use crate::results::ArrivalUnit;
+    use crate::scenario::model::{
+        Body, CaptureSource, Check, Comparison, FeederMode, LatencyStat, LoadModel, Method, OnEnd,
+        Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
+    };
+    use crate::template::RenderContext;
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn tomls(dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("fixture folder exists")
+            .map(|e| e.expect("readable entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn show(e: &ScenarioErrors) -> String {
+        e.errors().iter().map(|x| format!("{x}\n")).collect()
+    }
+
+    #[test]
+    fn every_example_parses() {
+        let files = tomls(&root().join("scenarios/examples"));
+        assert!(files.len() >= 3, "{files:?}");
+        for f in files {
+            if let Err(e) = load(&f, &[]) {
+                panic!("{}: {}", f.display(), show(&e));
+            }
+        }
+    }
+
+    /// Load a bad fixture and compare its problems, in order, with `(line, column, text in the
+    /// message)`.
+    #[track_caller]
+    fn check(file: &str, expect: &[(usize, usize, &str)]) -> ScenarioErrors {
+        let path = root().join("tests/fixtures/scenarios/bad").join(file);
+        let Err(e) = load(&path, &[]) else {
+            panic!("{file} should be invalid");
+        };
+        let got: Vec<(usize, usize, &str)> = e
+            .errors()
+            .iter()
+            .map(|x| (x.line(), x.column(), x.message()))
+            .collect();
+        assert_eq!(got.len(), expect.len(), "{file}:\n{}", show(&e));
+        for ((line, col, msg), (el, ec, etext)) in got.iter().zip(expect) {
+            assert_eq!((line, col), (el, ec), "{file}: {msg}");
+            assert!(msg.contains(etext), "{file}: `{msg}` lacks `{etext}`");
+        }
+        let display = e.to_string();
+        assert!(
+            display.contains(&format!("{} problem", expect.len())),
+            "{display}"
+        );
+        e
+    }
+
+    #[track_caller]
+    fn hint(e: &ScenarioErrors, i: usize, text: &str) {
+        let h = e.errors()[i].hint().unwrap_or_default();
+        assert!(h.contains(text), "hint `{h}` lacks `{text}`");
+    }
+
+    #[test]
+    fn syntax_error() {
+        let e = check("syntax.toml", &[(3, 15, "invalid TOML")]);
+        assert!(e.errors()[0].to_string().contains("syntax.toml:3:15: "));
+    }
+
+    #[test]
+    fn unknown_key_suggests() {
+        let e = check(
+            "unknown_key.toml",
+            &[(5, 1, "unknown key `ramp_upp` in `load`")],
+        );
+        hint(&e, 0, "did you mean `ramp_up`?");
+        assert_eq!(e.errors()[0].label(), "unknown key");
+    }
+
+    #[test]
+    fn wrong_type() {
+        check(
+            "wrong_type.toml",
+            &[(
+                4,
+                9,
+                "wrong type for `users` in `load`: found string \"ten\", expected an integer",
+            )],
+        );
+    }
+
+    #[test]
+    fn bad_duration() {
+        check(
+            "bad_duration.toml",
+            &[(5, 12, "invalid duration `10x` for `duration`")],
+        );
+    }
+
+    #[test]
+    fn zero_weight() {
+        check(
+            "zero_weight.toml",
+            &[(8, 10, "weight must be greater than 0, found 0")],
+        );
+    }
+
+    #[test]
+    fn empty_transaction() {
+        check(
+            "empty_transaction.toml",
+            &[(6, 1, "transaction `browse` has no requests")],
+        );
+    }
+
+    #[test]
+    fn duplicate_transaction() {
+        check(
+            "duplicate_transaction.toml",
+            &[(13, 8, "duplicate transaction name `browse`")],
+        );
+    }
+
+    #[test]
+    fn missing_feeder_file() {
+        let e = check("missing_feeder.toml", &[(7, 8, "cannot read feeder file")]);
+        assert!(e.errors()[0].message().contains("missing.csv"));
+    }
+
+    #[test]
+    fn malformed_csv_names_the_csv_line() {
+        let e = check(
+            "malformed_csv.toml",
+            &[(3, 1, "CSV row has 1 field but the header has 2")],
+        );
+        assert!(
+            e.errors()[0].file().ends_with("ragged.csv"),
+            "{}",
+            e.errors()[0]
+        );
+    }
+
+    #[test]
+    fn undefined_variable_suggests() {
+        let e = check(
+            "undefined_variable.toml",
+            &[(16, 40, "undefined variable `tokn`")],
+        );
+        hint(&e, 0, "did you mean `token`?");
+    }
+
+    #[test]
+    fn sla_unknown_scope() {
+        let e = check("sla_unknown_scope.toml", &[(13, 9, "SLA scope `brows`")]);
+        hint(&e, 0, "did you mean `browse`?");
+    }
+
+    #[test]
+    fn sla_unknown_metric() {
+        let e = check(
+            "sla_unknown_metric.toml",
+            &[(13, 10, "unknown SLA metric `p59`")],
+        );
+        hint(&e, 0, "did you mean");
+    }
+
+    #[test]
+    fn sla_threshold_unit_must_fit_metric() {
+        check(
+            "sla_threshold_unit.toml",
+            &[(
+                14,
+                13,
+                "threshold `0.1%` has unit `%`, which does not fit metric `p95`",
+            )],
+        );
+    }
+
+    #[test]
+    fn neither_duration_nor_iterations() {
+        check(
+            "no_stop.toml",
+            &[(3, 1, "needs `duration` or `iterations`")],
+        );
+    }
+
+    #[test]
+    fn model_specific_fields() {
+        let e = check(
+            "open_field_in_closed.toml",
+            &[(5, 8, "`rate` belongs to the open model")],
+        );
+        hint(&e, 0, "model = \"open\"");
+        check(
+            "closed_field_in_open.toml",
+            &[(6, 14, "`think_time` belongs to the closed model")],
+        );
+    }
+
+    #[test]
+    fn missing_base_url() {
+        let e = check(
+            "missing_base_url.toml",
+            &[(1, 1, "missing `base_url` in `[target]`")],
+        );
+        hint(&e, 0, "reference = true");
+    }
+
+    #[test]
+    fn bad_method_and_regex() {
+        let e = check("bad_method.toml", &[(10, 10, "invalid `method` `GETT`")]);
+        hint(&e, 0, "did you mean `GET`?");
+        check(
+            "bad_regex.toml",
+            &[(11, 28, "invalid regex for capture `id`")],
+        );
+    }
+
+    #[test]
+    fn several_problems_at_once() {
+        let e = check(
+            "several.toml",
+            &[
+                (3, 11, "wrong type for `timeout` in `target`"),
+                (6, 9, "`users` must be at least 1"),
+                (8, 1, "unknown key `thinktime`"),
+                (12, 10, "weight must be greater than 0, found -1"),
+                (15, 19, "undefined variable `id`"),
+                (16, 20, "invalid status"),
+                (21, 13, "does not fit metric `throughput`"),
+            ],
+        );
+        hint(&e, 2, "did you mean `think_time`?");
+    }
+
+    #[test]
+    fn every_bad_fixture_fails_without_panicking() {
+        let files = tomls(&root().join("tests/fixtures/scenarios/bad"));
+        assert!(files.len() >= 12, "{files:?}");
+        for f in files {
+            let e = load(&f, &[]).expect_err("bad fixture");
+            assert!(!e.is_empty());
+            let first = &e.errors()[0];
+            let at = format!("{}:{}:{}", first.file(), first.line(), first.column());
+            // The rendered report shows the location and the underlined text.
+            let text = format!("{:?}", miette::Report::new(e.clone()));
+            assert!(text.contains(&at), "{text}");
+            assert!(text.contains(first.label()), "{text}");
+        }
+    }
+
+    #[test]
+    fn missing_scenario_file() {
+        let e = load(Path::new("/nonexistent/x.toml"), &[]).expect_err("missing");
+        assert!(
+            e.errors()[0]
+                .message()
+                .contains("cannot read scenario file")
+        );
+    }
+
+    fn ok(file: &str, overrides: &[Override]) -> Scenario {
+        let path = root().join("tests/fixtures/scenarios/ok").join(file);
+        match load(&path, overrides) {
+            Ok(s) => s,
+            Err(e) => panic!("{file}: {}", show(&e)),
+        }
+    }
+
+    fn ctx(vars: &[Option<String>]) -> RenderContext<'_> {
+        RenderContext {
+            vars,
+            user: 4,
+            iteration: 9,
+        }
+    }
+
+    #[test]
+    fn minimal_gets_defaults() {
+        let s = ok("minimal.toml", &[]);
+        assert_eq!(s.name, "minimal");
+        assert_eq!(s.sha256.len(), 64);
+        assert_eq!(s.target.base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.target.timeout, Duration::from_secs(30));
+        assert!(!s.target.reference);
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed by default");
+        };
+        assert_eq!(
+            c.stages,
+            vec![Stage {
+                name: None,
+                target: 3.0,
+                ramp: Duration::ZERO,
+                hold: Duration::from_secs(20)
+            }]
+        );
+        assert_eq!(s.load.max_duration, Some(Duration::from_secs(20)));
+        assert_eq!(s.load.max_iterations, None);
+        let t = &s.transactions[0];
+        assert_eq!((t.name.as_str(), t.weight), ("home", 1));
+        let r = &t.requests[0];
+        assert_eq!((r.name.as_str(), r.method), ("GET /", Method::Get));
+        assert!(r.checks.is_empty() && r.captures.is_empty() && r.body.is_none());
+        assert_eq!(s.slas[0].name, "overall p99 < 250ms");
+        assert_eq!(s.slas[0].threshold, 250_000.0);
+        assert_eq!(s.slas[0].comparison, Comparison::Lt);
+        assert_eq!(s.slas[1].name, "overall throughput >= 100");
+        assert_eq!(s.slas[1].comparison, Comparison::Ge);
+    }
+
+    #[test]
+    fn full_fixture_promotes_every_field() {
+        let s = ok("full.toml", &[]);
+        assert_eq!(s.name, "full");
+        assert_eq!(s.target.timeout, Duration::from_secs(5));
+        assert_eq!(
+            s.target.metrics_url.as_deref(),
+            Some("http://127.0.0.1:9090/metrics")
+        );
+        assert_eq!(s.target.headers[0].0, "user-agent");
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed");
+        };
+        assert_eq!(c.stages[0].ramp, Duration::from_secs(10));
+        assert_eq!(c.stages[0].hold, Duration::from_secs(50));
+        assert_eq!(
+            c.think_time,
+            Some(ThinkTime {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(3)
+            })
+        );
+        assert_eq!(s.load.max_iterations, Some(500));
+        // Feeder columns take the first slots, captures the next ones, in file order.
+        assert_eq!(s.vars.names(), ["user_id", "email", "token", "loc", "num"]);
+        let f = &s.feeders[0];
+        assert_eq!(f.name, "users");
+        assert_eq!((f.mode, f.on_end), (FeederMode::Random, OnEnd::Stop));
+        assert_eq!(
+            f.columns,
+            vec![("user_id".to_owned(), 0), ("email".to_owned(), 1)]
+        );
+        assert_eq!(
+            f.rows[1],
+            vec!["2".to_owned(), "b \"quoted\"@example.com".to_owned()]
+        );
+
+        let t = &s.transactions[0];
+        assert_eq!(t.weight, 2);
+        assert_eq!(
+            t.think_time.map(|t| t.min),
+            Some(Duration::from_millis(250))
+        );
+        let r = &t.requests[0];
+        assert_eq!(r.name, "POST /users/{{user_id}}");
+        assert_eq!(r.method, Method::Post);
+        let vars = vec![
+            Some("7".to_owned()),
+            Some("q\"x@example.com".to_owned()),
+            None,
+            None,
+            None,
+        ];
+        assert_eq!(
+            r.url.render(&ctx(&vars), &s.vars).expect("renders"),
+            "/users/7"
+        );
+        let Some(Body::Json(json)) = &r.body else {
+            panic!("json body");
+        };
+        let body = json.render(&ctx(&vars), &s.vars).expect("renders");
+        assert_eq!(
+            body,
+            r#"{"email":"q\"x@example.com","tags":["a","4"],"n":3}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(parsed["email"], "q\"x@example.com");
+        assert_eq!(r.checks.len(), 5);
+        match &r.checks[0] {
+            Check::Status(ranges) => assert_eq!(ranges, &vec![201..=201, 200..=299]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&r.checks[1], Check::BodyContains(t) if t == "id"));
+        match &r.checks[3] {
+            Check::JsonEquals { text, value, .. } => {
+                assert_eq!(
+                    (text.as_str(), value),
+                    ("$.ok", &serde_json::Value::Bool(true))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&r.checks[4], Check::JsonExists { text, .. } if text == "$.id"));
+        let caps: Vec<(&str, usize)> = r
+            .captures
+            .iter()
+            .map(|c| (c.var.as_str(), c.slot))
+            .collect();
+        assert_eq!(caps, [("token", 2), ("loc", 3), ("num", 4)]);
+        assert!(matches!(&r.captures[1].source, CaptureSource::Header(h) if h == "location"));
+        match &r.captures[2].source {
+            CaptureSource::Regex(re) => assert_eq!(re.as_str(), r"n=(\d+)"),
+            other => panic!("{other:?}"),
+        }
+        let me = &t.requests[1];
+        let vars = vec![
+            None,
+            None,
+            Some("a b".to_owned()),
+            Some("/u/1".to_owned()),
+            None,
+        ];
+        assert_eq!(
+            me.url.render(&ctx(&vars), &s.vars).expect("renders"),
+            "https://other.example.test/me?t=a b"
+        );
+        assert!(matches!(&me.body, Some(Body::Form(f)) if f[0].0 == "a"));
+        assert_eq!(
+            me.think_time.map(|t| t.max),
+            Some(Duration::from_millis(100))
+        );
+
+        let sla = &s.slas[0];
+        assert_eq!(sla.name, "signup fast");
+        assert_eq!(
+            sla.scope,
+            SlaScope::Request("signup/POST /users/{{user_id}}".to_owned())
+        );
+        assert_eq!(sla.metric, SlaMetric::Latency(LatencyStat::P99_9));
+        assert_eq!(
+            (sla.threshold, sla.comparison, sla.abort),
+            (1_500_000.0, Comparison::Le, true)
+        );
+        assert_eq!(sla.threshold_text, "1.5s");
+        assert_eq!(s.slas[1].scope, SlaScope::Transaction("signup".to_owned()));
+        assert!((s.slas[1].threshold - 0.005).abs() < 1e-12);
+        assert_eq!(s.slas[2].metric, SlaMetric::Server("cpu".to_owned()));
+        assert_eq!(s.slas[2].threshold, 0.75);
+    }
+
+    #[test]
+    fn open_model_with_iterations_only() {
+        let s = ok("open_iterations.toml", &[]);
+        let LoadModel::Open(o) = &s.load.model else {
+            panic!("open");
+        };
+        assert_eq!(o.unit, ArrivalUnit::Iterations);
+        assert_eq!(o.max_in_flight, 1000);
+        assert_eq!(o.stages[0].target, 20.5);
+        assert_eq!(o.stages[0].hold, crate::scenario::HOLD_UNTIL_CAP);
+        assert_eq!(
+            (s.load.max_duration, s.load.max_iterations),
+            (None, Some(1000))
+        );
+        let r = &s.transactions[0].requests[0];
+        assert_eq!((r.method, r.name.as_str()), (Method::Head, "HEAD /ping"));
+        assert!(matches!(r.body, Some(Body::Raw(_))));
+    }
+
+    #[test]
+    fn overrides_replace_values() {
+        let set = |s: &str| Override::parse(s).expect("KEY=VALUE");
+        let s = ok(
+            "minimal.toml",
+            &[
+                set("load.users=50"),
+                set("target.base_url=http://10.0.0.1:9000"),
+                set("transaction.0.weight=4"),
+                set("name=renamed"),
+                set("load.iterations=10"),
+            ],
+        );
+        assert_eq!(s.name, "renamed");
+        assert_eq!(s.target.base_url, "http://10.0.0.1:9000");
+        assert_eq!(s.transactions[0].weight, 4);
+        assert_eq!(s.load.max_iterations, Some(10));
+        let LoadModel::Closed(c) = &s.load.model else {
+            panic!("closed");
+        };
+        assert_eq!(c.stages[0].target, 50.0);
+        // The hash is of the file as written, not of the overridden values.
+        assert_eq!(s.sha256, ok("minimal.toml", &[]).sha256);
+    }
+
+    #[test]
+    fn override_errors_name_the_flag() {
+        let path = root().join("tests/fixtures/scenarios/ok/minimal.toml");
+        let set = |s: &str| Override::parse(s).expect("KEY=VALUE");
+        let e = load(
+            &path,
+            &[
+                set("load.userz=5"),
+                set("transaction.x.weight=1"),
+                set("load.users=many"),
+            ],
+        )
+        .expect_err("bad overrides");
+        let got: Vec<String> = e.errors().iter().map(ToString::to_string).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].starts_with("--set load.userz=5:1:6: unknown key `userz`"),
+            "{got:?}"
+        );
+        assert_eq!(e.errors()[0].hint(), Some("did you mean `users`?"));
+        assert!(
+            got[1].starts_with("--set transaction.x.weight=1:1:13: cannot apply --set"),
+            "{got:?}"
+        );
+        assert!(
+            got[2].starts_with("--set load.users=many:1:12: wrong type for `users`"),
+            "{got:?}"
+        );
+    }
+
+    /// Problems of an inline scenario as `(line, column, message)`.
+    fn problems(text: &str) -> Vec<(usize, usize, String)> {
+        match parse(Path::new("inline.toml"), text, Path::new("."), &[]) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .errors()
+                .iter()
+                .map(|x| (x.line(), x.column(), x.message().to_owned()))
+                .collect(),
+        }
+    }
+
+    const HEAD: &str =
+        "[target]\nbase_url = \"http://127.0.0.1:1\"\n[load]\nusers = 1\nduration = \"1s\"\n";
+
+    #[test]
+    fn a_malformed_required_field_is_reported_once() {
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = 5\n[[transaction.request]]\npath = 7\n"
+        ));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), (7, 8));
+        assert!(
+            got[0]
+                .2
+                .starts_with("wrong type for `name` in `transaction[0]`"),
+            "{got:?}"
+        );
+        assert_eq!((got[1].0, got[1].1), (9, 8));
+        assert!(
+            got[1].2.contains("`path` in `transaction[0].request[0]`"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn nested_unknown_keys_and_duplicates() {
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = \"t\"\n[[transaction.request]]\npath = \"/\"\n\
+             capture = {{ token = {{ jsn = \"$.token\" }} }}\n\
+             [[sla]]\nmetric = \"p95\"\nthreshold = \"1s\"\n[[sla]]\nmetric = \"p95\"\nthreshold = \"1s\"\n"
+        ));
+        let messages: Vec<&str> = got.iter().map(|g| g.2.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown key `jsn` in `transaction[0].request[0].capture.token`",
+                "duplicate SLA name `overall p95 < 1s`"
+            ]
+        );
+        assert_eq!((got[0].0, got[0].1), (10, 23));
+        let got = problems(&format!(
+            "{HEAD}[[transaction]]\nname = \"t\"\n[[transaction.request]]\npath = \"/\"\n\
+             [[transaction.request]]\nmethod = \"get\"\npath = \"/\"\n"
+        ));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), (10, 1));
+        assert!(
+            got[0]
+                .2
+                .starts_with("duplicate request name `GET /` in transaction `t`")
+        );
+    }
+
+    #[test]
+    fn errors_cross_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<ScenarioErrors>();
+    }
+
+    #[test]
+    fn truncated_files_never_panic() {
+        let dir = root().join("scenarios/examples");
+        let path = dir.join("checkout.toml");
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        let cuts: Vec<usize> = (0..text.len())
+            .step_by(5)
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        let mut invalid = 0;
+        for cut in cuts {
+            if let Err(e) = crate::scenario::parse(&path, &text[..cut], &dir, &[]) {
+                assert!(!e.is_empty());
+                invalid += 1;
+            }
+        }
+        assert!(invalid > 10, "most prefixes are invalid, found {invalid}");
+    }
+
+    #[test]
+    fn override_parsing() {
+        let o = Override::parse(" load.users = 50 ").expect("parses");
+        assert_eq!((o.key.as_str(), o.value.as_str()), ("load.users", "50"));
+        assert!(Override::parse("load.users").is_err());
+        assert!(Override::parse("=5").is_err());
+    }
+}

@@ -55,28 +55,32 @@ struct Region {
 }
 
 impl Sources {
-    fn error(&self, span: Range<usize>, message: String, label: String) -> (u8, ScenarioError) {
+    fn error(&self, span: Range<usize>, message: String, label: String) -> (Order, ScenarioError) {
         for r in &self.overrides {
             if span.start >= r.start && span.start <= r.end {
-                let local = span.start - r.start..span.end.min(r.end) - r.start;
+                let local = span.start - r.start..span.end.min(r.end).saturating_sub(r.start);
                 return (
-                    1,
+                    (1, span.start),
                     ScenarioError::new(&r.name, &r.text, local, message, label),
                 );
             }
         }
         (
-            0,
+            (0, span.start),
             ScenarioError::new(&self.file_name, &self.file, span, message, label),
         )
     }
 }
 
+/// Sort key of a problem: the scenario file first, then `--set` flags, then other files (CSV
+/// feeders), each in text order.
+type Order = (u8, usize);
+
 /// Collected problems plus what promotion needs along the way.
 struct Ctx<'a> {
     sources: &'a Sources,
     combined: &'a str,
-    errors: Vec<(u8, ScenarioError)>,
+    errors: Vec<(Order, ScenarioError)>,
     /// `(start of the enclosing table's span, key)` of keys dropped after a shape error.
     removed: HashSet<(usize, String)>,
     vars: VarTable,
@@ -104,7 +108,8 @@ impl Ctx<'_> {
     }
 
     fn push(&mut self, e: ScenarioError) {
-        self.errors.push((2, e));
+        let n = self.errors.len();
+        self.errors.push(((2, n), e));
     }
 
     /// Report that `key` is missing from the table at `table`, unless it was already reported
@@ -124,6 +129,11 @@ impl Ctx<'_> {
 
     fn was_removed(&self, table: &Range<usize>, key: &str) -> bool {
         self.removed.contains(&(table.start, key.to_owned()))
+    }
+
+    /// Whether any key of the table at `table` was dropped after a shape error.
+    fn any_removed(&self, table: &Range<usize>) -> bool {
+        self.removed.iter().any(|(start, _)| *start == table.start)
     }
 
     /// A table's span cut to its first line, so a "missing key" error underlines the header.
@@ -205,8 +215,8 @@ pub(crate) fn parse(
     }
 }
 
-fn finish(file: &str, mut errors: Vec<(u8, ScenarioError)>) -> ScenarioErrors {
-    errors.sort_by_key(|(rank, e)| (*rank, if *rank == 2 { 0 } else { e.offset() }));
+fn finish(file: &str, mut errors: Vec<(Order, ScenarioError)>) -> ScenarioErrors {
+    errors.sort_by_key(|(order, _)| *order);
     ScenarioErrors::new(file, errors.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -293,7 +303,12 @@ fn set_in_value<'i>(
             let Ok(i) = seg.parse::<usize>() else {
                 return Err((
                     span.clone(),
-                    format!("`{name}` is a list: use an index such as `{name}.0.{seg}`"),
+                    format!(
+                        "`{name}` is a list: use an index such as `{name}.0{}`",
+                        rest.iter()
+                            .map(|(r, _)| format!(".{r}"))
+                            .collect::<String>()
+                    ),
                 ));
             };
             let Some(el) = a.get_mut(i) else {
@@ -351,14 +366,20 @@ struct Dropped {
 }
 
 fn deserialize_all(ctx: &mut Ctx<'_>, mut root: Spanned<DeTable<'_>>) -> Option<RawScenario> {
+    let mut seen = HashSet::new();
     for _ in 0..MAX_SHAPE_ERRORS {
         let de = toml::de::Deserializer::from(root.clone());
         match RawScenario::deserialize(de) {
             Ok(raw) => return Some(raw),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
+                // Dropping a key should make its error go away; if it comes back, stop rather
+                // than report it again.
+                if !seen.insert((span.start, span.end, e.message().to_owned())) {
+                    return None;
+                }
                 let root_span = root.span();
-                let dropped = drop_at(ctx, root.get_mut(), root_span, &span, String::new());
+                let dropped = drop_at(ctx, root.get_mut(), root_span, &span);
                 report_shape_error(ctx, span, e.message(), dropped.as_ref());
                 dropped.as_ref()?;
             }
@@ -381,7 +402,6 @@ fn drop_at(
     table: &mut DeTable<'_>,
     table_span: Range<usize>,
     span: &Range<usize>,
-    _path: String,
 ) -> Option<Dropped> {
     let mut path = Vec::new();
     let (steps, at_key) = find_in_table(table, span, &mut path)?;
@@ -545,6 +565,15 @@ fn report_shape_error(
             format!("unknown key `{name}` {}", section_name(&section)),
             "unknown key",
             help,
+        );
+        return;
+    }
+    if message.contains("$__toml_private_datetime") {
+        ctx.err_help(
+            span,
+            "TOML dates and times are not supported here",
+            "a TOML datetime",
+            Some("quote it to send it as a string, e.g. \"1979-05-27T07:32:00Z\"".to_owned()),
         );
         return;
     }
@@ -925,10 +954,10 @@ fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Loa
     }
 
     let max_duration = match &l.duration {
-        Some(d) => match duration(ctx, d, "duration") {
+        Some(raw_d) => match duration(ctx, raw_d, "duration") {
             Some(d) if d.is_zero() => {
                 ctx.err(
-                    d_span(l),
+                    raw_d.span(),
                     "`duration` must be longer than 0",
                     "expected > 0",
                 );
@@ -1158,10 +1187,6 @@ fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Loa
         max_duration: max_duration?,
         max_iterations: max_iterations?,
     })
-}
-
-fn d_span(l: &RawLoad) -> Range<usize> {
-    l.duration.as_ref().map_or(0..0, Spanned::span)
 }
 
 fn promote_feeders(ctx: &mut Ctx<'_>, raw: &[Spanned<RawFeeder>]) -> Vec<Feeder> {
@@ -1868,7 +1893,7 @@ fn promote_checks(ctx: &mut Ctx<'_>, c: &Spanned<RawCheck>) -> Option<Vec<Check>
             }
         }
     }
-    if checks.is_empty() && ok {
+    if checks.is_empty() && ok && !ctx.any_removed(&outer) {
         ctx.err_help(ctx.first_line(outer), "`check` has no checks", "empty check", Some("add `status`, `body_contains`, `json` or `json_exists`, or remove `check` for the default (status < 400)".to_owned()));
         ok = false;
     }
@@ -1912,6 +1937,11 @@ fn promote_captures(
         .filter(|(_, on)| *on)
         .map(|(n, _)| n)
         .collect();
+        if sources.is_empty() && ctx.any_removed(&v.span()) {
+            // Its only key was malformed and is already reported.
+            ok = false;
+            continue;
+        }
         if sources.len() != 1 {
             ctx.err_help(
                 v.span(),
@@ -2280,276 +2310,5 @@ fn threshold(
                 None
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::{Path, PathBuf};
-
-    use crate::scenario::{Override, ScenarioErrors, load};
-
-    fn root() -> &'static Path {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-    }
-
-    fn tomls(dir: &Path) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-            .expect("fixture folder exists")
-            .map(|e| e.expect("readable entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        out.sort();
-        out
-    }
-
-    fn show(e: &ScenarioErrors) -> String {
-        e.errors().iter().map(|x| format!("{x}\n")).collect()
-    }
-
-    #[test]
-    fn every_example_parses() {
-        let files = tomls(&root().join("scenarios/examples"));
-        assert!(files.len() >= 3, "{files:?}");
-        for f in files {
-            if let Err(e) = load(&f, &[]) {
-                panic!("{}: {}", f.display(), show(&e));
-            }
-        }
-    }
-
-    /// Load a bad fixture and compare its problems, in order, with `(line, column, text in the
-    /// message)`.
-    #[track_caller]
-    fn check(file: &str, expect: &[(usize, usize, &str)]) -> ScenarioErrors {
-        let path = root().join("tests/fixtures/scenarios/bad").join(file);
-        let Err(e) = load(&path, &[]) else {
-            panic!("{file} should be invalid");
-        };
-        let got: Vec<(usize, usize, &str)> = e
-            .errors()
-            .iter()
-            .map(|x| (x.line(), x.column(), x.message()))
-            .collect();
-        assert_eq!(got.len(), expect.len(), "{file}:\n{}", show(&e));
-        for ((line, col, msg), (el, ec, etext)) in got.iter().zip(expect) {
-            assert_eq!((line, col), (el, ec), "{file}: {msg}");
-            assert!(msg.contains(etext), "{file}: `{msg}` lacks `{etext}`");
-        }
-        let display = e.to_string();
-        assert!(
-            display.contains(&format!("{} problem", expect.len())),
-            "{display}"
-        );
-        e
-    }
-
-    #[track_caller]
-    fn hint(e: &ScenarioErrors, i: usize, text: &str) {
-        let h = e.errors()[i].hint().unwrap_or_default();
-        assert!(h.contains(text), "hint `{h}` lacks `{text}`");
-    }
-
-    #[test]
-    fn syntax_error() {
-        let e = check("syntax.toml", &[(3, 15, "invalid TOML")]);
-        assert!(e.errors()[0].to_string().contains("syntax.toml:3:15: "));
-    }
-
-    #[test]
-    fn unknown_key_suggests() {
-        let e = check(
-            "unknown_key.toml",
-            &[(5, 1, "unknown key `ramp_upp` in `load`")],
-        );
-        hint(&e, 0, "did you mean `ramp_up`?");
-        assert_eq!(e.errors()[0].label(), "unknown key");
-    }
-
-    #[test]
-    fn wrong_type() {
-        check(
-            "wrong_type.toml",
-            &[(
-                4,
-                9,
-                "wrong type for `users` in `load`: found string \"ten\", expected an integer",
-            )],
-        );
-    }
-
-    #[test]
-    fn bad_duration() {
-        check(
-            "bad_duration.toml",
-            &[(5, 12, "invalid duration `10x` for `duration`")],
-        );
-    }
-
-    #[test]
-    fn zero_weight() {
-        check(
-            "zero_weight.toml",
-            &[(8, 10, "weight must be greater than 0, found 0")],
-        );
-    }
-
-    #[test]
-    fn empty_transaction() {
-        check(
-            "empty_transaction.toml",
-            &[(6, 1, "transaction `browse` has no requests")],
-        );
-    }
-
-    #[test]
-    fn duplicate_transaction() {
-        check(
-            "duplicate_transaction.toml",
-            &[(13, 8, "duplicate transaction name `browse`")],
-        );
-    }
-
-    #[test]
-    fn missing_feeder_file() {
-        let e = check("missing_feeder.toml", &[(7, 8, "cannot read feeder file")]);
-        assert!(e.errors()[0].message().contains("missing.csv"));
-    }
-
-    #[test]
-    fn malformed_csv_names_the_csv_line() {
-        let e = check(
-            "malformed_csv.toml",
-            &[(3, 1, "CSV row has 1 field but the header has 2")],
-        );
-        assert!(
-            e.errors()[0].file().ends_with("ragged.csv"),
-            "{}",
-            e.errors()[0]
-        );
-    }
-
-    #[test]
-    fn undefined_variable_suggests() {
-        let e = check(
-            "undefined_variable.toml",
-            &[(16, 40, "undefined variable `tokn`")],
-        );
-        hint(&e, 0, "did you mean `token`?");
-    }
-
-    #[test]
-    fn sla_unknown_scope() {
-        let e = check("sla_unknown_scope.toml", &[(13, 9, "SLA scope `brows`")]);
-        hint(&e, 0, "did you mean `browse`?");
-    }
-
-    #[test]
-    fn sla_unknown_metric() {
-        let e = check(
-            "sla_unknown_metric.toml",
-            &[(13, 10, "unknown SLA metric `p59`")],
-        );
-        hint(&e, 0, "did you mean");
-    }
-
-    #[test]
-    fn sla_threshold_unit_must_fit_metric() {
-        check(
-            "sla_threshold_unit.toml",
-            &[(
-                14,
-                13,
-                "threshold `0.1%` has unit `%`, which does not fit metric `p95`",
-            )],
-        );
-    }
-
-    #[test]
-    fn neither_duration_nor_iterations() {
-        check(
-            "no_stop.toml",
-            &[(3, 1, "needs `duration` or `iterations`")],
-        );
-    }
-
-    #[test]
-    fn model_specific_fields() {
-        let e = check(
-            "open_field_in_closed.toml",
-            &[(5, 8, "`rate` belongs to the open model")],
-        );
-        hint(&e, 0, "model = \"open\"");
-        check(
-            "closed_field_in_open.toml",
-            &[(6, 14, "`think_time` belongs to the closed model")],
-        );
-    }
-
-    #[test]
-    fn missing_base_url() {
-        let e = check(
-            "missing_base_url.toml",
-            &[(1, 1, "missing `base_url` in `[target]`")],
-        );
-        hint(&e, 0, "reference = true");
-    }
-
-    #[test]
-    fn bad_method_and_regex() {
-        let e = check("bad_method.toml", &[(10, 10, "invalid `method` `GETT`")]);
-        hint(&e, 0, "did you mean `GET`?");
-        check(
-            "bad_regex.toml",
-            &[(11, 28, "invalid regex for capture `id`")],
-        );
-    }
-
-    #[test]
-    fn several_problems_at_once() {
-        let e = check(
-            "several.toml",
-            &[
-                (3, 11, "wrong type for `timeout` in `target`"),
-                (6, 9, "`users` must be at least 1"),
-                (8, 1, "unknown key `thinktime`"),
-                (12, 10, "weight must be greater than 0, found -1"),
-                (15, 19, "undefined variable `id`"),
-                (16, 20, "invalid status"),
-                (21, 13, "does not fit metric `throughput`"),
-            ],
-        );
-        hint(&e, 2, "did you mean `think_time`?");
-    }
-
-    #[test]
-    fn every_bad_fixture_fails_without_panicking() {
-        let files = tomls(&root().join("tests/fixtures/scenarios/bad"));
-        assert!(files.len() >= 12, "{files:?}");
-        for f in files {
-            let e = load(&f, &[]).expect_err("bad fixture");
-            assert!(!e.is_empty());
-            // Rendering must work too (spans inside their sources).
-            let text = format!("{:?}", miette::Report::new(e));
-            assert!(text.contains(":"), "{text}");
-        }
-    }
-
-    #[test]
-    fn missing_scenario_file() {
-        let e = load(Path::new("/nonexistent/x.toml"), &[]).expect_err("missing");
-        assert!(
-            e.errors()[0]
-                .message()
-                .contains("cannot read scenario file")
-        );
-    }
-
-    #[test]
-    fn override_parsing() {
-        let o = Override::parse(" load.users = 50 ").expect("parses");
-        assert_eq!((o.key.as_str(), o.value.as_str()), ("load.users", "50"));
-        assert!(Override::parse("load.users").is_err());
-        assert!(Override::parse("=5").is_err());
     }
 }
