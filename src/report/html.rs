@@ -350,7 +350,7 @@ fn breach_text(s: &SlaVerdict) -> String {
             s.name, s.scope, s.comparison, s.threshold_text
         ),
         Some(actual) => format!(
-            "{}: {} {} was {}, limit {} {} ({})",
+            "{}: {} {} was {}, limit {} {}; {}",
             s.name,
             s.scope,
             s.metric,
@@ -374,18 +374,15 @@ fn margin(s: &SlaVerdict) -> String {
         actual - s.threshold
     };
     let amount = fmt_in_unit(diff.abs(), &s.unit);
-    let rel = if s.threshold.abs() > f64::EPSILON {
-        format!(", {:.1}%", (diff.abs() / s.threshold.abs()) * 100.0)
-    } else {
-        String::new()
-    };
-    let word = match (upper, diff >= 0.0) {
-        (true, true) => "under the limit",
-        (true, false) => "over the limit",
-        (false, true) => "above the floor",
-        (false, false) => "short of the floor",
-    };
-    format!("{amount} {word}{rel}")
+    let rel = (s.threshold.abs() > f64::EPSILON).then(|| diff.abs() / s.threshold.abs() * 100.0);
+    let rel =
+        |pre: &str, post: &str| rel.map_or_else(String::new, |r| format!(" ({pre}{r:.1}%{post})"));
+    match (upper, diff >= 0.0) {
+        (true, true) => format!("{amount} under the limit{}", rel("", " headroom")),
+        (true, false) => format!("{amount} over the limit{}", rel("+", "")),
+        (false, true) => format!("{amount} above the floor{}", rel("+", "")),
+        (false, false) => format!("{amount} short of the floor{}", rel("−", "")),
+    }
 }
 
 fn sla_row(s: &SlaVerdict) -> SlaRow {
@@ -1420,7 +1417,7 @@ mod tests {
         // 0.2% measured against 0.1%: 0.1 points over, 100% of the limit.
         assert!(
             html.contains(&esc(
-                "errors < 0.1%: overall error_rate was 0.20%, limit < 0.1% (0.10% over the limit, 100.0%)"
+                "errors < 0.1%: overall error_rate was 0.20%, limit < 0.1%; 0.10% over the limit (+100.0%)"
             )),
             "{}",
             &html[html.find("verdict-details").unwrap_or(0)..][..600]

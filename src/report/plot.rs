@@ -531,7 +531,7 @@ pub fn fmt_secs(s: f64) -> String {
         return "–".to_owned();
     }
     if s < 60.0 {
-        return format!("{} s", sig3(s));
+        return format!("{} s", trim_zeros(&sig3(s)));
     }
     let total = s.round() as u64;
     let (h, m, sec) = (total / 3600, total / 60 % 60, total % 60);
@@ -542,12 +542,13 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
-/// Three significant digits without exponent: 1.23, 12.3, 123, 1234.
+/// Three significant digits without exponent: 1.23, 12.3, 123, 1234. Thresholds are the rounding
+/// points, so 99.96 becomes `100`, not `100.0`.
 fn sig3(v: f64) -> String {
     let a = v.abs();
-    if a >= 100.0 {
+    if a >= 99.95 {
         format!("{v:.0}")
-    } else if a >= 10.0 {
+    } else if a >= 9.995 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
@@ -572,9 +573,8 @@ pub fn fmt_si(v: f64) -> String {
     for suffix in ["k", "M", "G", "T"] {
         scaled /= 1000.0;
         // Round first so 999 950 becomes 1.00M, not 1000k.
-        let text = sig3(scaled);
-        if text.trim_start_matches('-').len() <= 4 && scaled.abs() < 999.5 {
-            return format!("{text}{suffix}");
+        if scaled.abs() < 999.5 {
+            return format!("{}{suffix}", sig3(scaled));
         }
     }
     format!("{}T", sig3(scaled))
@@ -600,7 +600,8 @@ pub fn fmt_ratio(r: f64) -> String {
         "0%".to_owned()
     } else if p.abs() < 0.1 {
         format!("{p:.3}%")
-    } else if p.abs() < 10.0 {
+    } else if p.abs() < 10.0 || (p > 99.0 && p < 100.0) {
+        // Near 100% the second decimal is the interesting part (99.99% is not 100.0%).
         format!("{p:.2}%")
     } else {
         format!("{p:.1}%")
@@ -656,6 +657,10 @@ mod tests {
         check(fmt_count(9_999), "9999");
         check(fmt_count(12_345), "12.3k");
         check(fmt_count(999_950), "1.00M");
+        check(fmt_count(99_990), "100k");
+        check(fmt_ratio(0.9999), "99.99%");
+        check(fmt_secs(0.0), "0 s");
+        check(fmt_us(99_960.0), "100 ms");
         check(fmt_count(4_560_000), "4.56M");
         check(fmt_rate(0.5), "0.5/s");
         check(fmt_rate(1234.6), "1235/s");
