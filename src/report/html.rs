@@ -25,8 +25,11 @@ use crate::results::{
 pub const MAX_POINTS: usize = 1000;
 /// Most rows in one table; the rest are counted in a note.
 pub const MAX_ROWS: usize = 200;
-/// Most transactions drawn in the percentile distribution chart (plus the overall line).
-const MAX_DISTRIBUTION_LINES: usize = PALETTE.len() - 1;
+/// Transactions per percentile chart (plus the overall line). Six lines use the six darker
+/// Okabe–Ito colours; yellow is left out, it is too faint on white.
+const DISTRIBUTION_LINES: usize = 5;
+/// Most percentile charts; with five transactions each, the 25 busiest are drawn.
+const MAX_DISTRIBUTION_CHARTS: usize = 5;
 /// Most server metric series charted.
 const MAX_SERVER_CHARTS: usize = 12;
 
@@ -100,7 +103,7 @@ struct Page {
     scopes_note: Option<String>,
     timeline: Vec<Chart>,
     timeline_note: Option<String>,
-    distribution: Option<Chart>,
+    distribution: Vec<Chart>,
     distribution_note: Option<String>,
     status_chart: Option<Chart>,
     status_rows: Vec<StatusRow>,
@@ -267,7 +270,7 @@ impl Page {
         let is_open = matches!(run.profile, LoadProfile::Open { .. });
 
         let (scopes, scopes_note) = scope_rows(run);
-        let (distribution, distribution_note) = distribution_chart(run, &mut problems)?;
+        let (distribution, distribution_note) = distribution_charts(run, &mut problems)?;
         let (status_chart, status_rows) = status_codes(run)?;
         let (errors, errors_note) = error_rows(run);
         let (arrivals, arrivals_chart) = arrivals(run, &samples, x_max)?;
@@ -731,7 +734,7 @@ fn timeline(
     let title = "Throughput and errors per second";
     let svg = plot::time_chart(&TimeChart {
         title,
-        y_desc: "per second",
+        y_desc: "requests or errors per second",
         y_unit: YUnit::Count,
         lines: &lines,
         stages,
@@ -821,60 +824,86 @@ fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     pts
 }
 
-fn distribution_chart(
+fn distribution_charts(
     run: &RunResults,
     problems: &mut Vec<String>,
-) -> Result<(Option<Chart>, Option<String>), HtmlError> {
+) -> Result<(Vec<Chart>, Option<String>), HtmlError> {
+    let mut decode = |scope: &ScopeResults| match scope.histogram.decode() {
+        Ok(h) if !h.is_empty() => Some(percentile_points(&h)),
+        Ok(_) => None,
+        Err(e) => {
+            problems.push(format!("scope `{}`: {e}", scope.name));
+            None
+        }
+    };
+    let overall = run
+        .overall()
+        .filter(|o| o.stats.requests > 0)
+        .and_then(|o| decode(o))
+        .map(|points| Line {
+            label: "overall (every request)".into(),
+            color: BLUE,
+            points,
+        });
     let mut scopes: Vec<&ScopeResults> = run
         .scopes
         .iter()
         .filter(|s| s.kind == ScopeKind::Transaction && s.stats.requests > 0)
         .collect();
     let total_tx = scopes.len();
-    // The busiest transactions tell the most; the table holds the rest.
+    // Busiest first: they carry most of the traffic; the table holds every transaction.
     scopes.sort_by_key(|s| std::cmp::Reverse(s.stats.requests));
-    scopes.truncate(MAX_DISTRIBUTION_LINES);
-    let mut lines = Vec::new();
-    let overall = run.overall().filter(|o| o.stats.requests > 0);
-    let picked = overall
-        .into_iter()
-        .map(|o| (o, "overall (every request)".to_owned()))
-        .chain(scopes.iter().map(|s| (*s, s.name.clone())));
-    for (i, (scope, label)) in picked.enumerate() {
-        match scope.histogram.decode() {
-            Ok(h) if !h.is_empty() => lines.push(Line {
-                label,
-                color: PALETTE[i % PALETTE.len()],
-                points: percentile_points(&h),
-            }),
-            Ok(_) => {}
-            Err(e) => problems.push(format!("scope `{}`: {e}", scope.name)),
+    scopes.truncate(DISTRIBUTION_LINES * MAX_DISTRIBUTION_CHARTS);
+    let groups: Vec<&[&ScopeResults]> = if scopes.is_empty() {
+        vec![&[]]
+    } else {
+        scopes.chunks(DISTRIBUTION_LINES).collect()
+    };
+    let caption = "Latency at each percentile from the exact histograms. The x axis stretches the \
+                   tail: each tick is ten times rarer than the one before. Overall covers single \
+                   requests and is repeated in each chart for reference; a transaction line covers \
+                   the whole transaction.";
+    let mut charts = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let mut lines: Vec<Line> = overall.iter().cloned().collect();
+        for (i, scope) in group.iter().enumerate() {
+            if let Some(points) = decode(scope) {
+                lines.push(Line {
+                    label: scope.name.clone(),
+                    color: PALETTE[1 + i % DISTRIBUTION_LINES],
+                    points,
+                });
+            }
         }
+        if lines.is_empty() {
+            continue;
+        }
+        let title = if groups.len() > 1 {
+            let first = g * DISTRIBUTION_LINES + 1;
+            format!(
+                "Latency distribution: transactions {first}–{} of {total_tx}, busiest first",
+                first + group.len() - 1
+            )
+        } else {
+            "Latency distribution (HdrHistogram percentiles)".to_owned()
+        };
+        let svg = plot::percentile_chart(&title, &lines)?;
+        let id = if g == 0 {
+            "distribution".to_owned()
+        } else {
+            format!("distribution-{}", g + 1)
+        };
+        let caption = if g == 0 { caption } else { "" };
+        charts.push(chart(&id, &title, caption.into(), svg, &lines));
     }
-    if lines.is_empty() {
-        return Ok((None, None));
-    }
-    let title = "Latency distribution (HdrHistogram percentiles)";
-    let svg = plot::percentile_chart(title, &lines)?;
-    let note = (total_tx > MAX_DISTRIBUTION_LINES).then(|| {
+    let drawn = scopes.len();
+    let note = (total_tx > drawn).then(|| {
         format!(
-            "Drawn: the {MAX_DISTRIBUTION_LINES} busiest of {total_tx} transactions; the summary \
-             table has every transaction's percentiles."
+            "Drawn: the {drawn} busiest of {total_tx} transactions; the summary table has every \
+             transaction's percentiles."
         )
     });
-    Ok((
-        Some(chart(
-            "distribution",
-            title,
-            "Latency at each percentile from the exact histograms. The x axis stretches the tail: \
-             each tick is ten times rarer than the one before. Overall covers single requests; a \
-             transaction line covers the whole transaction."
-                .into(),
-            svg,
-            &lines,
-        )),
-        note,
-    ))
+    Ok((charts, note))
 }
 
 fn status_class(code: &str) -> (&'static str, plotters::style::RGBColor) {
@@ -1522,6 +1551,12 @@ mod tests {
         let html = render(&small());
         // throughput, latency, load, distribution, status codes, one server series.
         assert_eq!(html.matches("<svg class=\"chart\"").count(), 6);
+        for tx in ["tx-000", "tx-001", "tx-002"] {
+            assert!(
+                html.contains(&format!("</span>{tx}</li>")),
+                "{tx} in the distribution legend"
+            );
+        }
         for id in [
             "throughput",
             "latency",
@@ -1672,6 +1707,10 @@ mod tests {
             run.scopes.len()
         )));
         assert!(html.contains("Each point covers 15 s"));
+        // 25 busiest transactions drawn in five percentile charts, the rest noted.
+        assert!(html.contains("id=\"distribution-5\""));
+        assert!(!html.contains("id=\"distribution-6\""));
+        assert!(html.contains("Drawn: the 25 busiest of 260 transactions"));
         assert!(html.len() < 3_000_000, "{} bytes", html.len());
     }
 }
