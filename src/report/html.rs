@@ -839,7 +839,7 @@ fn distribution_charts(
     let overall = run
         .overall()
         .filter(|o| o.stats.requests > 0)
-        .and_then(|o| decode(o))
+        .and_then(&mut decode)
         .map(|points| Line {
             label: "overall (every request)".into(),
             color: BLUE,
