@@ -73,9 +73,11 @@ fi
 fail=0
 
 # Console output of the page is logged as `...:CONSOLE(line)] "message", source: ...`;
-# uncaught exceptions and failed loads (net::ERR_...) are what we refuse.
+# uncaught exceptions, failed loads (net::ERR_...) and anything the page's Content Security
+# Policy blocked (a script or load that is not the report's own) are what we refuse.
 if grep -hE 'CONSOLE|Uncaught|net::ERR_' "$work/dump.log" "$work/shot.log" \
-    | grep -E 'Uncaught|[Ee]rror|net::ERR_' >"$work/console.txt"; then
+    | grep -E 'Uncaught|[Ee]rror|net::ERR_|Content Security Policy|Refused|blocked' \
+    >"$work/console.txt"; then
   echo "check-report: console errors:" >&2
   sort -u "$work/console.txt" >&2
   fail=1

@@ -84,9 +84,23 @@ pub fn render_html(run: &RunResults) -> Result<String, HtmlError> {
         ("report.js", JS),
     ])
     .map_err(HtmlError::Template)?;
-    let ctx = tera::Context::from_serialize(&page).map_err(HtmlError::Template)?;
+    let mut ctx = tera::Context::from_serialize(&page).map_err(HtmlError::Template)?;
+    ctx.insert("script", JS);
+    ctx.insert("script_hash", &script_hash(JS));
     tera.render("report.html", &ctx)
         .map_err(HtmlError::Template)
+}
+
+/// CSP source for the page's one script, so a browser runs that script and nothing else even if
+/// some text ever escaped the escaping.
+fn script_hash(js: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(js.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// Everything the template shows, already formatted.
@@ -1605,6 +1619,16 @@ mod tests {
             assert_eq!(&html[i + 6..i + 7], "#", "only in-page links");
         }
         assert!(!html.contains("@import") && !html.contains("url("));
+        // The browser is told the same: nothing may load, only the page's own script may run.
+        let csp = format!(
+            "content=\"default-src 'none'; style-src 'unsafe-inline'; script-src '{}'",
+            esc(&script_hash(JS))
+        );
+        assert!(html.contains(&csp), "CSP meta");
+        assert!(
+            html.contains(&format!("<script>{JS}</script>")),
+            "hashed text is the script"
+        );
     }
 
     #[test]
