@@ -296,12 +296,15 @@ pub fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> Result<String, Plot
         chart: title.to_owned(),
         message: e.to_string(),
     };
-    let n = bars.len().max(1) as f64;
+    // At least five slots, so two or three bars stay bar-shaped instead of filling the chart.
+    let slots = bars.len().max(5);
+    let offset = (slots - bars.len()) as f64 / 2.0;
+    let n = slots as f64;
     let raw_max = bars.iter().map(|b| b.value).max().unwrap_or(0) as f64;
     let y_max = nice_ceiling(raw_max * 1.12);
-    let keys: Vec<f64> = (0..bars.len()).map(|i| i as f64 + 0.5).collect();
+    let keys: Vec<f64> = (0..bars.len()).map(|i| offset + i as f64 + 0.5).collect();
     let x_fmt = |x: &f64| {
-        let i = x.floor();
+        let i = (x - offset).floor();
         if i >= 0.0 && (i as usize) < bars.len() {
             bars[i as usize].label.clone()
         } else {
@@ -338,9 +341,9 @@ pub fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> Result<String, Plot
             .axis_desc_style((FONT, 15).into_font().color(&INK))
             .draw()
             .map_err(|e| err(&e))?;
-        let width = if bars.len() > 6 { 0.4 } else { 0.3 };
+        let width = 0.3;
         for (i, bar) in bars.iter().enumerate() {
-            let x = i as f64;
+            let x = offset + i as f64;
             let v = bar.value as f64;
             chart
                 .draw_series(std::iter::once(Rectangle::new(
@@ -432,7 +435,15 @@ fn nice_ceiling(v: f64) -> f64 {
 
 fn fmt_axis_number(v: f64, unit: YUnit) -> String {
     match unit {
-        YUnit::Count => fmt_si(v),
+        YUnit::Count => {
+            // Axis ticks are round numbers: `50k`, not `50.0k`.
+            let text = fmt_si(v);
+            let split = text
+                .find(|c: char| c.is_ascii_alphabetic())
+                .unwrap_or(text.len());
+            let (num, suffix) = text.split_at(split);
+            format!("{}{suffix}", trim_zeros(num))
+        }
         YUnit::Micros | YUnit::Ratio => {
             if v == 0.0 {
                 "0".to_owned()
@@ -686,6 +697,9 @@ mod tests {
         assert_eq!(t[1], 1800.0);
         check(fmt_clock(3725.0), "1:02:05");
         check(fmt_clock(65.0), "1:05");
+        check(fmt_axis_number(50_000.0, YUnit::Count), "50k");
+        check(fmt_axis_number(1_500_000.0, YUnit::Count), "1.5M");
+        check(fmt_axis_number(0.5, YUnit::Count), "0.5");
     }
 
     #[test]
