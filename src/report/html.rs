@@ -1712,7 +1712,7 @@ mod tests {
         let run = synthetic(&Spec {
             name: "soak",
             seconds: 4 * 3600,
-            transactions: 260,
+            transactions: 200,
             open: true,
             slas_pass: true,
         });
@@ -1734,7 +1734,7 @@ mod tests {
         // 25 busiest transactions drawn in five percentile charts, the rest noted.
         assert!(html.contains("id=\"distribution-5\""));
         assert!(!html.contains("id=\"distribution-6\""));
-        assert!(html.contains("Drawn: the 25 busiest of 260 transactions"));
+        assert!(html.contains("Drawn: the 25 busiest of 200 transactions"));
         assert!(html.len() < 3_000_000, "{} bytes", html.len());
     }
 }
