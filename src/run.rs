@@ -562,10 +562,9 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
 /// Write every output of a finished run, print its summary, and map its status to an outcome.
 fn finish(results: &RunResults, out: &Path, quiet: bool) -> Result<crate::Outcome, crate::Failure> {
     use crate::Failure;
-    use crate::report::{Exporter, core_exporters, summary, write_all};
+    use crate::report::{all_exporters, summary, write_all};
     use std::io::IsTerminal as _;
-    let exporters: Vec<&dyn Exporter> = core_exporters();
-    write_all(results, out, &exporters).map_err(Failure::run)?;
+    write_all(results, out, &all_exporters()).map_err(Failure::run)?;
     if !quiet {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         println!("{}", summary::render_summary(results, color));

@@ -135,7 +135,11 @@ pub async fn drive(
         .and_then(|a| a.set_client_builder_with_cookies(client))
         .map_err(|e| DriveError::Goose(e.to_string()))?
         .register_scenario(goose_scenario);
+    // goose prints "N users launched." to stdout whatever its flags say; stdout belongs to the
+    // summary, so it is muted while the attack runs (when another mute is active, it stays).
+    let mute = gag::Gag::stdout().ok();
     let outcome = attack.execute().await;
+    drop(mute);
     let reason = killswitch_reason();
     goose::reset_killswitch();
     if let Ok(mut last) = LAST_REASON.lock() {

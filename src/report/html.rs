@@ -1743,3 +1743,18 @@ mod tests {
         assert!(html.len() < 3_000_000, "{} bytes", html.len());
     }
 }
+
+impl super::Exporter for HtmlReport {
+    fn render(&self, run: &RunResults) -> Result<Vec<u8>, super::ReportError> {
+        render_html(run)
+            .map(String::into_bytes)
+            .map_err(|e| super::ReportError::Render {
+                format: Self::FILE_NAME,
+                message: e.to_string(),
+            })
+    }
+
+    fn file_name(&self) -> &'static str {
+        Self::FILE_NAME
+    }
+}

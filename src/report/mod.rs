@@ -65,6 +65,13 @@ pub fn core_exporters() -> Vec<&'static dyn Exporter> {
     ]
 }
 
+/// Every output of a run: the core files, then `report.html`.
+pub fn all_exporters() -> Vec<&'static dyn Exporter> {
+    let mut all = core_exporters();
+    all.push(&html::HtmlReport);
+    all
+}
+
 /// Render each exporter and write its file into `out_dir` (created if missing), atomically.
 ///
 /// Returns the written paths in exporter order. Stops at the first failure; files written before
