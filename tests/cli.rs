@@ -3,6 +3,7 @@
 mod cli {
     pub mod support;
 
+    mod browser;
     mod exit_codes;
     mod numbers;
     mod outputs;
