@@ -57,9 +57,11 @@ pub fn kneedle(points: &[LoadPoint], opts: &KneeOptions) -> Result<Knee, NoKnee>
         return Err(NoKnee::TooFewPoints(n));
     }
     let (x0, x1) = (curve[0].load, curve[n - 1].load);
-    let (y0, y1) = curve.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.throughput_rps), hi.max(p.throughput_rps))
-    });
+    let (y0, y1) = curve
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.throughput_rps), hi.max(p.throughput_rps))
+        });
     if !(x1 > x0) || !(y1 > y0) {
         return Err(NoKnee::Flat);
     }
@@ -180,10 +182,16 @@ mod tests {
 
     #[test]
     fn reports_why_there_is_no_knee() {
-        check(&[(1.0, 10.0), (2.0, 20.0), (3.0, 30.0), (4.0, 40.0)], Err(NoKnee::StillRising));
+        check(
+            &[(1.0, 10.0), (2.0, 20.0), (3.0, 30.0), (4.0, 40.0)],
+            Err(NoKnee::StillRising),
+        );
         check(&[(1.0, 10.0), (2.0, 20.0)], Err(NoKnee::TooFewPoints(2)));
         check(&[(1.0, 10.0), (2.0, 10.0), (3.0, 10.0)], Err(NoKnee::Flat));
         // Repeated loads are averaged, not counted as levels.
-        check(&[(1.0, 10.0), (1.0, 12.0), (2.0, 20.0)], Err(NoKnee::TooFewPoints(2)));
+        check(
+            &[(1.0, 10.0), (1.0, 12.0), (2.0, 20.0)],
+            Err(NoKnee::TooFewPoints(2)),
+        );
     }
 }

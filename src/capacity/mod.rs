@@ -437,10 +437,11 @@ fn max_sustainable(
     }
     let first_fail = steps.iter().position(|s| !s.sla_passed);
     let passing = &steps[..first_fail.unwrap_or(steps.len())];
-    let Some(best) = passing
-        .iter()
-        .max_by(|a, b| a.measured.throughput_rps.total_cmp(&b.measured.throughput_rps))
-    else {
+    let Some(best) = passing.iter().max_by(|a, b| {
+        a.measured
+            .throughput_rps
+            .total_cmp(&b.measured.throughput_rps)
+    }) else {
         warnings.push(
             "the first step already breached an SLA: start the search at a lower load".into(),
         );

@@ -19,7 +19,9 @@ pub struct PointsOptions {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PointsError {
     /// The header lacks a required column.
-    #[error("{name}: missing column `{column}` (columns: load, throughput, and optionally p50_ms, p95_ms, p99_ms, mean_ms, error_rate, concurrency, think_ms, sla_passed)")]
+    #[error(
+        "{name}: missing column `{column}` (columns: load, throughput, and optionally p50_ms, p95_ms, p99_ms, mean_ms, error_rate, concurrency, think_ms, sla_passed)"
+    )]
     MissingColumn {
         /// File name.
         name: String,
@@ -83,10 +85,11 @@ pub fn steps_from_csv(
             column: "load",
         },
     )?;
-    let x_col = col(&["throughput", "throughput_rps", "rps"]).ok_or(PointsError::MissingColumn {
-        name: name.into(),
-        column: "throughput",
-    })?;
+    let x_col =
+        col(&["throughput", "throughput_rps", "rps"]).ok_or(PointsError::MissingColumn {
+            name: name.into(),
+            column: "throughput",
+        })?;
     let optional = [
         "p50_ms",
         "p95_ms",
@@ -199,7 +202,11 @@ pub fn steps_from_csv(
 }
 
 /// An optional non-negative number (empty cell = absent).
-fn cell_number(row: &StringRecord, c: usize, _headers: &StringRecord) -> Result<Option<f64>, String> {
+fn cell_number(
+    row: &StringRecord,
+    c: usize,
+    _headers: &StringRecord,
+) -> Result<Option<f64>, String> {
     let text = row.get(c).unwrap_or_default();
     if text.is_empty() {
         return Ok(None);
@@ -235,12 +242,25 @@ mod tests {
 
     #[test]
     fn bad_cells_name_their_line() {
-        let err = steps_from_csv("p.csv", "load,throughput\n1,100\n2,lots\n", &PointsOptions::default())
-            .expect_err("bad");
-        assert_eq!(err.to_string(), "p.csv:3: column `throughput`: `lots` is not a number");
+        let err = steps_from_csv(
+            "p.csv",
+            "load,throughput\n1,100\n2,lots\n",
+            &PointsOptions::default(),
+        )
+        .expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "p.csv:3: column `throughput`: `lots` is not a number"
+        );
         let err = steps_from_csv("p.csv", "users,p95_ms\n1,100\n", &PointsOptions::default())
             .expect_err("missing");
-        assert!(matches!(err, PointsError::MissingColumn { column: "throughput", .. }));
+        assert!(matches!(
+            err,
+            PointsError::MissingColumn {
+                column: "throughput",
+                ..
+            }
+        ));
         let err = steps_from_csv("p.csv", "load,throughput\n", &PointsOptions::default())
             .expect_err("empty");
         assert!(matches!(err, PointsError::Empty { .. }));

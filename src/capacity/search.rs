@@ -241,7 +241,9 @@ impl StopReason {
             Self::TimeCap { elapsed_s } => {
                 format!("time cap reached after {elapsed_s:.0} s")
             }
-            Self::LoadCap { max_load } => format!("the next step would exceed the load cap {max_load}"),
+            Self::LoadCap { max_load } => {
+                format!("the next step would exceed the load cap {max_load}")
+            }
             Self::StepFailed { step, message } => format!("step {step} failed: {message}"),
         }
     }
@@ -331,7 +333,8 @@ where
     F: FnMut(&CapacityReport) -> std::io::Result<()>,
 {
     opts.validate()?;
-    let mut report = CapacityReport::new(scenario, "search", opts.model, Vec::new(), &opts.analysis);
+    let mut report =
+        CapacityReport::new(scenario, "search", opts.model, Vec::new(), &opts.analysis);
     report.settings = Some(SearchSettings::from(opts));
     let mut load = opts.first_load();
     let mut elapsed_s = 0.0;
@@ -354,7 +357,10 @@ where
                     step: index,
                     message: error_chain(&e),
                 });
-                on_step(&report).map_err(|source| SearchError::Save { step: index, source })?;
+                on_step(&report).map_err(|source| SearchError::Save {
+                    step: index,
+                    source,
+                })?;
                 return Ok(report);
             }
         };
@@ -418,7 +424,10 @@ where
             None
         };
         report.analysis = super::analyze(&report.steps, opts.model, &opts.analysis);
-        on_step(&report).map_err(|source| SearchError::Save { step: index, source })?;
+        on_step(&report).map_err(|source| SearchError::Save {
+            step: index,
+            source,
+        })?;
         if report.stop.is_some() {
             break;
         }

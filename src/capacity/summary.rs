@@ -15,7 +15,12 @@ pub fn render(report: &CapacityReport) -> String {
     let mut out = String::new();
     let a = &report.analysis;
     let unit = report.model.load_unit();
-    let _ = writeln!(out, "capacity of {} ({} steps, {unit})", report.scenario, report.steps.len());
+    let _ = writeln!(
+        out,
+        "capacity of {} ({} steps, {unit})",
+        report.scenario,
+        report.steps.len()
+    );
     let _ = writeln!(
         out,
         "  {:>4}  {:>10}  {:>10}  {:>8}  {:>8}  {:>8}  {:>7}  {}",
@@ -23,7 +28,10 @@ pub fn render(report: &CapacityReport) -> String {
     );
     for s in &report.steps {
         let m = &s.measured;
-        let knee = a.knee.as_ref().is_some_and(|k| (k.load - s.fit_load(report.model)).abs() < 1e-9);
+        let knee = a
+            .knee
+            .as_ref()
+            .is_some_and(|k| (k.load - s.fit_load(report.model)).abs() < 1e-9);
         let _ = writeln!(
             out,
             "  {:>4}  {:>10.1}  {:>10.1}  {:>8}  {:>8}  {:>8}  {:>6.2}%  {}{}",

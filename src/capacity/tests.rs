@@ -145,7 +145,10 @@ fn search_stops_on_an_sla_breach_and_estimates_the_limit() {
     let first_fail = max.first_failing_step.unwrap_or_default();
     let last_pass = &report.steps[first_fail - 1];
     let est = max.estimated_load.expect("estimate");
-    assert!(est > last_pass.load && est <= report.steps[first_fail].load, "{max:?}");
+    assert!(
+        est > last_pass.load && est <= report.steps[first_fail].load,
+        "{max:?}"
+    );
     assert!(max.estimated_rps.is_some());
     assert_eq!(report.capacity_rps(), Some(max.measured_rps));
     // p95 = 1.6 × N / X: the simulated SLA gives way where N/X = 25 ms.
@@ -163,7 +166,9 @@ fn a_failed_step_keeps_earlier_steps() {
     })
     .expect("search");
     assert_eq!(report.steps.len(), 3);
-    assert!(matches!(&report.stop, Some(StopReason::StepFailed { step: 3, message }) if message.contains("connection refused")));
+    assert!(
+        matches!(&report.stop, Some(StopReason::StepFailed { step: 3, message }) if message.contains("connection refused"))
+    );
     assert_eq!(last.as_ref(), Some(&report));
 
     let mut sim = Simulated::new(None);
@@ -253,8 +258,14 @@ fn little_flags_a_saturated_generator() {
     assert_eq!(a.little.len(), 1);
     assert!((a.little[0].implied - 10.0).abs() < 1e-9);
     assert!(!a.little[0].consistent);
-    assert!(a.warnings.iter().any(|w| w.contains("saturated")), "{:?}", a.warnings);
-    assert!(matches!(a.fit, FitOutcome::CannotFit { ref reason } if reason.contains("1 distinct load levels")));
+    assert!(
+        a.warnings.iter().any(|w| w.contains("saturated")),
+        "{:?}",
+        a.warnings
+    );
+    assert!(
+        matches!(a.fit, FitOutcome::CannotFit { ref reason } if reason.contains("1 distinct load levels"))
+    );
 }
 
 #[test]

@@ -64,7 +64,9 @@ pub enum FitError {
         spread_pct: f64,
     },
     /// A point is negative, zero load or not a number.
-    #[error("cannot fit: point {index} (load {load}, throughput {throughput_rps}) is not a positive number")]
+    #[error(
+        "cannot fit: point {index} (load {load}, throughput {throughput_rps}) is not a positive number"
+    )]
     InvalidPoint {
         /// 0-based index in the input.
         index: usize,
@@ -412,7 +414,10 @@ fn linearised_start(points: &[LoadPoint]) -> Option<[f64; 3]> {
             _ => n * (n - 1.0),
         }
     });
-    let y = DVector::from_iterator(usable.len(), usable.iter().map(|p| p.load / p.throughput_rps));
+    let y = DVector::from_iterator(
+        usable.len(),
+        usable.iter().map(|p| p.load / p.throughput_rps),
+    );
     let sol = a.svd(true, true).solve(&y, 1e-12).ok()?;
     if !(sol[0] > 0.0) {
         return None;
@@ -485,7 +490,11 @@ fn summarise(problem: &UslProblem<'_>, rss: f64, r_squared: f64, confidence: f64
     let estimate = |i: usize, value: f64| {
         let se = covariance.map(|c| c[i][i].max(0.0).sqrt());
         let half = se.map_or(0.0, |se| t_quantile * se);
-        let low = if i == 0 { value - half } else { (value - half).max(0.0) };
+        let low = if i == 0 {
+            value - half
+        } else {
+            (value - half).max(0.0)
+        };
         Estimate {
             value,
             std_error: se,
@@ -517,9 +526,7 @@ fn summarise(problem: &UslProblem<'_>, rss: f64, r_squared: f64, confidence: f64
             x_max_rps: l,
         }
     } else if s > 0.0 {
-        Peak::Asymptote {
-            x_limit_rps: l / s,
-        }
+        Peak::Asymptote { x_limit_rps: l / s }
     } else {
         Peak::Linear
     };
@@ -595,9 +602,20 @@ pub(crate) mod tests {
         close(fit.kappa.value, 0.0005, 0.35);
         assert!(fit.r_squared > 0.97, "{}", fit.r_squared);
         // True values sit inside the reported intervals.
-        assert!(fit.lambda.low <= 100.0 && 100.0 <= fit.lambda.high, "{:?}", fit.lambda);
-        assert!(fit.kappa.low <= 0.0005 && 0.0005 <= fit.kappa.high, "{:?}", fit.kappa);
-        let Peak::Retrograde { n_star, x_max_rps, .. } = fit.peak else {
+        assert!(
+            fit.lambda.low <= 100.0 && 100.0 <= fit.lambda.high,
+            "{:?}",
+            fit.lambda
+        );
+        assert!(
+            fit.kappa.low <= 0.0005 && 0.0005 <= fit.kappa.high,
+            "{:?}",
+            fit.kappa
+        );
+        let Peak::Retrograde {
+            n_star, x_max_rps, ..
+        } = fit.peak
+        else {
             panic!("expected a peak, got {:?}", fit.peak)
         };
         // True N* = sqrt(0.97 / 0.0005) ≈ 44.0.
@@ -628,15 +646,23 @@ pub(crate) mod tests {
             }
             Peak::Linear => panic!("σ = 0.08 must show"),
         }
-        assert!(fit.peak.describe().contains("N*") || fit.peak.describe().contains("no retrograde"));
+        assert!(
+            fit.peak.describe().contains("N*") || fit.peak.describe().contains("no retrograde")
+        );
     }
 
     #[test]
     fn band_contains_the_fit_and_widens_with_noise() {
-        let quiet = fit_usl(&synthetic(100.0, 0.03, 0.0005, &LOADS, 0.005, 9), &FitOptions::default())
-            .expect("fit");
-        let noisy = fit_usl(&synthetic(100.0, 0.03, 0.0005, &LOADS, 0.04, 9), &FitOptions::default())
-            .expect("fit");
+        let quiet = fit_usl(
+            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.005, 9),
+            &FitOptions::default(),
+        )
+        .expect("fit");
+        let noisy = fit_usl(
+            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.04, 9),
+            &FitOptions::default(),
+        )
+        .expect("fit");
         let (lo, hi) = quiet.band(40.0);
         assert!(lo <= quiet.throughput(40.0) && quiet.throughput(40.0) <= hi);
         let (nlo, nhi) = noisy.band(40.0);
@@ -652,37 +678,64 @@ pub(crate) mod tests {
         let three = synthetic(100.0, 0.03, 0.0005, &[1.0, 2.0, 4.0], 0.0, 1);
         assert!(matches!(
             fit_usl(&three, &opts),
-            Err(FitError::TooFewPoints { found: 3, needed: 4 })
+            Err(FitError::TooFewPoints {
+                found: 3,
+                needed: 4
+            })
         ));
         // Repeated loads are not distinct levels.
         let repeated: Vec<LoadPoint> = [1.0, 1.0, 2.0, 2.0, 4.0, 4.0]
             .iter()
-            .map(|&n| LoadPoint { load: n, throughput_rps: 10.0 * n })
+            .map(|&n| LoadPoint {
+                load: n,
+                throughput_rps: 10.0 * n,
+            })
             .collect();
-        assert!(matches!(fit_usl(&repeated, &opts), Err(FitError::TooFewPoints { found: 3, .. })));
+        assert!(matches!(
+            fit_usl(&repeated, &opts),
+            Err(FitError::TooFewPoints { found: 3, .. })
+        ));
         let flat: Vec<LoadPoint> = LOADS
             .iter()
-            .map(|&n| LoadPoint { load: n, throughput_rps: 500.0 + (n % 3.0) })
+            .map(|&n| LoadPoint {
+                load: n,
+                throughput_rps: 500.0 + (n % 3.0),
+            })
             .collect();
         let err = fit_usl(&flat, &opts).expect_err("flat");
         assert!(matches!(err, FitError::Flat { .. }), "{err}");
-        assert!(err.to_string().starts_with("cannot fit: throughput is flat"));
+        assert!(
+            err.to_string()
+                .starts_with("cannot fit: throughput is flat")
+        );
         // Pure noise around a level: no law explains it.
         let mut rng = StdRng::seed_from_u64(11);
         let noisy: Vec<LoadPoint> = LOADS
             .iter()
-            .map(|&n| LoadPoint { load: n, throughput_rps: 300.0 * (1.0 + 0.3 * normal(&mut rng)).abs() })
+            .map(|&n| LoadPoint {
+                load: n,
+                throughput_rps: 300.0 * (1.0 + 0.3 * normal(&mut rng)).abs(),
+            })
             .collect();
         let err = fit_usl(&noisy, &opts).expect_err("noise");
         assert!(matches!(err, FitError::PoorFit { .. }), "{err}");
-        let bad = [LoadPoint { load: f64::NAN, throughput_rps: 1.0 }];
-        assert!(matches!(fit_usl(&bad, &opts), Err(FitError::InvalidPoint { index: 0, .. })));
+        let bad = [LoadPoint {
+            load: f64::NAN,
+            throughput_rps: 1.0,
+        }];
+        assert!(matches!(
+            fit_usl(&bad, &opts),
+            Err(FitError::InvalidPoint { index: 0, .. })
+        ));
     }
 
     #[test]
     fn load_for_inverts_the_curve() {
-        let fit = fit_usl(&synthetic(100.0, 0.03, 0.0005, &LOADS, 0.0, 1), &FitOptions::default())
-            .expect("fit");
+        let fit = fit_usl(
+            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.0, 1),
+            &FitOptions::default(),
+        )
+        .expect("fit");
         let n = fit.load_for(fit.throughput(10.0)).expect("reachable");
         close(n, 10.0, 1e-6);
         assert_eq!(fit.load_for(1e9), None);
@@ -693,12 +746,19 @@ pub(crate) mod tests {
         // The crate's finite differences take steps too large for κ at high loads; the analytic
         // formula is the same for every row, so the low-load rows suffice.
         let pts = synthetic(100.0, 0.03, 0.0005, &LOADS[..6], 0.0, 1);
-        let mut p = UslProblem { points: &pts, free: [true; 3], full: [90.0, 0.02, 0.001] };
+        let mut p = UslProblem {
+            points: &pts,
+            free: [true; 3],
+            full: [90.0, 0.02, 0.001],
+        };
         let numeric = levenberg_marquardt::differentiate_numerically(&mut p).expect("numeric");
         let analytic = p.jacobian().expect("analytic");
         assert_eq!(analytic.shape(), numeric.shape(), "{analytic} {numeric}");
         for (a, n) in analytic.iter().zip(numeric.iter()) {
-            assert!((a - n).abs() <= 1e-4 * (1.0 + n.abs()), "{a} vs {n}: {analytic} {numeric}");
+            assert!(
+                (a - n).abs() <= 1e-4 * (1.0 + n.abs()),
+                "{a} vs {n}: {analytic} {numeric}"
+            );
         }
     }
 }
