@@ -36,7 +36,7 @@ pub struct Knee {
 }
 
 /// Why no knee was found.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
 pub enum NoKnee {
     /// Kneedle needs a start, a bend and an end.
     #[error("no knee: {0} load levels, need at least 3")]

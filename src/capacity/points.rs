@@ -16,7 +16,7 @@ pub struct PointsOptions {
 }
 
 /// A points file that cannot be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
 pub enum PointsError {
     /// The header lacks a required column.
     #[error(

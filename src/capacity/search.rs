@@ -40,7 +40,7 @@ pub struct StepSpec {
 }
 
 /// A step that could not be measured.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StepError {
     /// The step ran but failed (target unreachable, nothing measured…).
     #[error("step {index} at load {load} failed")]
@@ -250,7 +250,7 @@ impl StopReason {
 }
 
 /// A search that could not start or save.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SearchError {
     /// Settings that cannot produce a bounded, increasing search.
     #[error("invalid capacity search settings: {0}")]

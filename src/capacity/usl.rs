@@ -45,7 +45,7 @@ impl Default for FitOptions {
 }
 
 /// Why the data do not support a fit.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
 pub enum FitError {
     /// Not enough distinct load levels.
     #[error("cannot fit: {found} distinct load levels, the model needs at least {needed}")]
