@@ -62,7 +62,7 @@ pub fn kneedle(points: &[LoadPoint], opts: &KneeOptions) -> Result<Knee, NoKnee>
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.throughput_rps), hi.max(p.throughput_rps))
         });
-    if !(x1 > x0) || !(y1 > y0) {
+    if x1 <= x0 || y1 <= y0 {
         return Err(NoKnee::Flat);
     }
     let xn: Vec<f64> = curve.iter().map(|p| (p.load - x0) / (x1 - x0)).collect();

@@ -170,7 +170,7 @@ impl StepRecord {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum FitOutcome {
     /// The data support a fit.
-    Fitted(UslFit),
+    Fitted(Box<UslFit>),
     /// They do not; `reason` says why.
     CannotFit {
         /// Plain-language reason.
@@ -335,7 +335,7 @@ pub fn analyze(steps: &[StepRecord], model: SearchModel, opts: &AnalysisOptions)
         .collect();
     let mut warnings = Vec::new();
     let fit = match fit_usl(&points, &opts.fit) {
-        Ok(f) => FitOutcome::Fitted(f),
+        Ok(f) => FitOutcome::Fitted(Box::new(f)),
         Err(e) => FitOutcome::CannotFit {
             reason: e.to_string(),
         },
@@ -386,7 +386,7 @@ fn little_checks(steps: &[StepRecord], tolerance: f64) -> Vec<LittleCheck> {
         .filter_map(|s| {
             let r = s.measured.mean_ms?;
             let users = s.measured.concurrency.unwrap_or(s.load);
-            if !(users > 0.0) {
+            if users.is_nan() || users <= 0.0 {
                 return None;
             }
             let implied = s.measured.throughput_rps * (r + s.measured.think_ms) / 1000.0;

@@ -273,14 +273,14 @@ impl SearchOptions {
     /// Reject settings that would not grow or not end.
     pub fn validate(&self) -> Result<(), SearchError> {
         let bad = |m: &str| Err(SearchError::InvalidOptions(m.into()));
-        if !(self.start > 0.0) || !self.start.is_finite() {
+        if !self.start.is_finite() || self.start <= 0.0 {
             return bad("the start load must be positive");
         }
         match self.growth {
-            Growth::Factor(f) if !(f > 1.0) || !f.is_finite() => {
+            Growth::Factor(f) if !f.is_finite() || f <= 1.0 => {
                 return bad("the growth factor must be greater than 1");
             }
-            Growth::Increment(i) if !(i > 0.0) || !i.is_finite() => {
+            Growth::Increment(i) if !i.is_finite() || i <= 0.0 => {
                 return bad("the step increment must be positive");
             }
             _ => {}
@@ -291,7 +291,7 @@ impl SearchOptions {
         if self.hold.is_zero() {
             return bad("the hold must be longer than zero");
         }
-        if !(self.margin >= 0.0) {
+        if self.margin.is_nan() || self.margin < 0.0 {
             return bad("the SLA margin must not be negative");
         }
         if self.plateau_steps == 0 {

@@ -23,8 +23,7 @@ pub fn render(report: &CapacityReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  {:>4}  {:>10}  {:>10}  {:>8}  {:>8}  {:>8}  {:>7}  {}",
-        "step", "load", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "SLA"
+        "  step        load       req/s    p50 ms    p95 ms    p99 ms   errors  SLA"
     );
     for s in &report.steps {
         let m = &s.measured;

@@ -394,7 +394,7 @@ pub fn fit_usl(points: &[LoadPoint], opts: &FitOptions) -> Result<UslFit, FitErr
         .map(|p| (p.throughput_rps - mean).powi(2))
         .sum();
     let r_squared = 1.0 - rss / tss;
-    if !(r_squared >= opts.min_r_squared) {
+    if r_squared.is_nan() || r_squared < opts.min_r_squared {
         return Err(FitError::PoorFit {
             r_squared,
             min: opts.min_r_squared,
@@ -419,7 +419,7 @@ fn linearised_start(points: &[LoadPoint]) -> Option<[f64; 3]> {
         usable.iter().map(|p| p.load / p.throughput_rps),
     );
     let sol = a.svd(true, true).solve(&y, 1e-12).ok()?;
-    if !(sol[0] > 0.0) {
+    if sol[0].is_nan() || sol[0] <= 0.0 {
         return None;
     }
     let lambda = 1.0 / sol[0];
@@ -452,7 +452,7 @@ fn solve_constrained(
             return Err(format!("{:?}", report.termination));
         }
         let [l, s, k] = problem.full;
-        if !(l > 0.0) {
+        if l.is_nan() || l <= 0.0 {
             return Err("λ came out non-positive".into());
         }
         let mut changed = false;

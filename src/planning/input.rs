@@ -502,14 +502,14 @@ impl Forecast {
             .months
             .as_ref()
             .map(|m| (c.count(m, "`months`", 1), m.span()));
-        if let Some((m, span)) = &months {
-            if *m > MAX_MONTHS {
-                c.error(
-                    span.clone(),
-                    format!("at most {MAX_MONTHS} months"),
-                    "too many",
-                );
-            }
+        if let Some((m, span)) = &months
+            && *m > MAX_MONTHS
+        {
+            c.error(
+                span.clone(),
+                format!("at most {MAX_MONTHS} months"),
+                "too many",
+            );
         }
         let start = d.start.as_ref().and_then(|s| {
             let parsed = parse_year_month(s.get_ref());
@@ -527,15 +527,16 @@ impl Forecast {
             .peak_to_average
             .as_ref()
             .and_then(|p| c.positive(p, "`peak_to_average`"));
-        if let Some(p) = &d.peak_to_average {
-            if *p.get_ref() < 1.0 && *p.get_ref() > 0.0 {
-                c.error_help(
-                    p.span(),
-                    "`peak_to_average` below 1 would make the peak lower than the average",
-                    "below 1",
-                    "the busiest hour is usually 2–10× the daily average",
-                );
-            }
+        if let Some(p) = &d.peak_to_average
+            && *p.get_ref() < 1.0
+            && *p.get_ref() > 0.0
+        {
+            c.error_help(
+                p.span(),
+                "`peak_to_average` below 1 would make the peak lower than the average",
+                "below 1",
+                "the busiest hour is usually 2–10× the daily average",
+            );
         }
 
         let demand = match (&d.peak_rps_csv, &d.users) {
@@ -590,17 +591,14 @@ impl Forecast {
                                 "not used",
                             );
                         }
-                        if let Some((m, span)) = &months {
-                            if usize::try_from(*m).ok() != Some(list.len()) {
-                                c.error(
-                                    span.clone(),
-                                    format!(
-                                        "`months` is {m} but `users` lists {} months",
-                                        list.len()
-                                    ),
-                                    "disagrees with `users`",
-                                );
-                            }
+                        if let Some((m, span)) = &months
+                            && usize::try_from(*m).ok() != Some(list.len())
+                        {
+                            c.error(
+                                span.clone(),
+                                format!("`months` is {m} but `users` lists {} months", list.len()),
+                                "disagrees with `users`",
+                            );
                         }
                         if list.is_empty() || list.len() > MAX_MONTHS as usize {
                             c.error(

@@ -168,7 +168,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan, InputErrors> {
     } = *inputs;
     let instance = pick_instance(f, cat)?;
     let planned = capacity.rps_per_instance * f.target_utilisation;
-    if !(planned > 0.0) {
+    if planned.is_nan() || planned <= 0.0 {
         return Err(f
             .error_at(0..0, "capacity per instance must be positive", "here")
             .into());
