@@ -280,3 +280,93 @@ fn report_round_trips_as_json() {
     assert_eq!(v["analysis"]["fit"]["status"], "fitted");
     assert_eq!(v["stop"]["reason"], "sla_breached");
 }
+
+#[test]
+fn measurement_from_run_results_uses_the_overall_scope() {
+    use crate::results::{
+        LatencySummary, LoadProfile, ProfileStage, RunResults, RunStatus, ScenarioInfo, ScopeKind,
+        ScopeResults, ScopeStats, SerializedHistogram, new_histogram, record,
+    };
+    let mut h = new_histogram();
+    for ms in [10_u64, 20, 30, 40] {
+        record(&mut h, Duration::from_millis(ms));
+    }
+    let histogram = SerializedHistogram::encode(&h).expect("encode");
+    let stats = ScopeStats {
+        requests: 4000,
+        errors: 40,
+        error_rate: 0.01,
+        throughput_rps: 400.0,
+        latency_us: LatencySummary::from_histogram(&h),
+        intended_latency_us: None,
+    };
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    let results = RunResults {
+        schema_version: crate::results::SCHEMA_VERSION,
+        kneepoint_version: "0".into(),
+        run_id: "r".into(),
+        scenario: ScenarioInfo {
+            name: "s".into(),
+            path: "s.toml".into(),
+            sha256: String::new(),
+        },
+        target: "http://127.0.0.1".into(),
+        backend: "scripted".into(),
+        started_at: now,
+        ended_at: now,
+        duration_s: 10.0,
+        status: RunStatus::Completed,
+        profile: LoadProfile::Closed {
+            stages: vec![ProfileStage {
+                name: None,
+                target: 10.0,
+                ramp_s: 0.0,
+                hold_s: 10.0,
+            }],
+            think_time_us: Some((100_000, 300_000)),
+            max_iterations: None,
+        },
+        stages: Vec::new(),
+        scopes: vec![ScopeResults {
+            kind: ScopeKind::Overall,
+            name: "overall".into(),
+            stats,
+            status_codes: Default::default(),
+            errors: Vec::new(),
+            histogram,
+            intended_histogram: None,
+        }],
+        series: Vec::new(),
+        arrivals: None,
+        slas: vec![SlaVerdict {
+            name: "overall p95 < 35ms".into(),
+            scope: "overall".into(),
+            metric: "p95".into(),
+            comparison: "<".into(),
+            threshold: 35_000.0,
+            actual: Some(40_000.0),
+            unit: "us".into(),
+            threshold_text: "35ms".into(),
+            passed: false,
+            abort: false,
+        }],
+        server_metrics: Vec::new(),
+        shards: 1,
+    };
+    let m = StepMeasurement::from_results(results, 12.5);
+    assert_eq!(m.throughput_rps, 400.0);
+    assert_eq!(m.error_rate, 0.01);
+    assert_eq!(m.requests, 4000);
+    assert_eq!(m.think_ms, 200.0);
+    assert!(
+        (m.mean_ms.unwrap_or_default() - 25.0).abs() < 0.1,
+        "{:?}",
+        m.mean_ms
+    );
+    assert!(m.p95_ms.unwrap_or_default() >= 39.9, "{:?}", m.p95_ms);
+    assert!(!m.sla_passed());
+    assert_eq!(m.elapsed_s, 12.5);
+    assert!(m.results.is_some());
+    let excess = breach_excess(&m.slas[0]).expect("breached");
+    assert!((excess - 5.0 / 35.0).abs() < 1e-12);
+}
