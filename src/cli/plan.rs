@@ -27,7 +27,8 @@ impl PlanArgs {
     pub(crate) fn execute(self) -> Result<Outcome, Failure> {
         let name = self.forecast.display().to_string();
         let text = read(&self.forecast).map_err(Failure::invalid)?;
-        let forecast = Forecast::parse(&name, &text).map_err(Failure::invalid)?;
+        let forecast =
+            Forecast::parse(&name, &text).map_err(|e| Failure::invalid(e.into_report()))?;
         let base = self
             .forecast
             .parent()
@@ -56,7 +57,7 @@ impl PlanArgs {
                 )));
             }
         }
-        .map_err(Failure::invalid)?;
+        .map_err(|e| Failure::invalid(e.into_report()))?;
 
         let peaks = match &forecast.demand {
             Demand::PeakCsv { file, .. } => {
@@ -70,7 +71,7 @@ impl PlanArgs {
                 })?;
                 Some(
                     planning::parse_peak_csv(&path.display().to_string(), &text)
-                        .map_err(Failure::invalid)?,
+                        .map_err(|e| Failure::invalid(e.into_report()))?,
                 )
             }
             Demand::Users { .. } => None,
@@ -109,7 +110,7 @@ impl PlanArgs {
             peaks: peaks.as_deref(),
             capacity: &capacity,
         })
-        .map_err(Failure::invalid)?;
+        .map_err(|e| Failure::invalid(e.into_report()))?;
 
         std::fs::create_dir_all(&self.out)
             .map_err(|e| Failure::run(miette!("cannot create `{}`: {e}", self.out.display())))?;

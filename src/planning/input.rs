@@ -96,6 +96,16 @@ fn summary(errors: &[InputError]) -> String {
     }
 }
 
+impl InputErrors {
+    /// A report for printing: the error itself when there is one, else all of them.
+    pub fn into_report(self) -> miette::Report {
+        match <[InputError; 1]>::try_from(self.errors) {
+            Ok([one]) => miette::Report::new(one),
+            Err(errors) => miette::Report::new(Self { errors }),
+        }
+    }
+}
+
 impl From<InputError> for InputErrors {
     fn from(e: InputError) -> Self {
         Self { errors: vec![e] }
@@ -375,7 +385,18 @@ impl<'a> Checker<'a> {
         toml::from_str(self.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end().to_owned();
-            InputError::at(self.file, self.text, span, message, "here").into()
+            let err = InputError::at(self.file, self.text, span, message.clone(), "here");
+            // `unknown field `x`, expected one of `a`, `b``: suggest the closest known key.
+            let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+            match names.split_first() {
+                Some((unknown, known)) if message.starts_with("unknown field") => {
+                    match closest(unknown, known.iter().copied()) {
+                        Some(k) => err.with_help(format!("did you mean `{k}`?")).into(),
+                        None => err.into(),
+                    }
+                }
+                _ => err.into(),
+            }
         })
     }
 
@@ -830,22 +851,25 @@ impl Catalogue {
     }
 }
 
-/// Add "did you mean" when a known name is close.
+/// Add "did you mean" when a known name is close, else list the known names.
 pub(crate) fn with_suggestion<'a>(
     err: InputError,
     name: &str,
-    known: impl Iterator<Item = &'a str>,
+    known: impl Iterator<Item = &'a str> + Clone,
 ) -> InputError {
-    let known: Vec<&str> = known.collect();
-    let best = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), *k))
-        .filter(|(s, _)| *s > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, k)) => err.with_help(format!("did you mean `{k}`?")),
-        None => err.with_help(format!("known: {}", known.join(", "))),
+    match closest(name, known.clone()) {
+        Some(k) => err.with_help(format!("did you mean `{k}`?")),
+        None => err.with_help(format!("known: {}", known.collect::<Vec<_>>().join(", "))),
     }
+}
+
+/// The known name closest to `name`, if it is close (Jaro–Winkler > 0.8).
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(s, _)| *s > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 fn parse_year_month(s: &str) -> Option<(i32, u32)> {

@@ -235,6 +235,10 @@ fn bad_files_point_at_line_and_column() {
         "{}",
         err.errors[0].message
     );
+    assert_eq!(
+        err.errors[0].help.as_deref(),
+        Some("did you mean `peak_to_average`?")
+    );
 
     let text = include_str!("../../tests/fixtures/planning/bad-catalogue.toml");
     let err = Catalogue::parse("bad-catalogue.toml", text).expect_err("catalogue");
