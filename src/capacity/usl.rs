@@ -595,23 +595,26 @@ pub(crate) mod tests {
 
     #[test]
     fn recovers_known_parameters_with_noise() {
-        let pts = synthetic(100.0, 0.03, 0.0005, &LOADS, 0.02, 7);
+        // Several seeds, so a lucky draw cannot pass the test. A 95 % interval may miss the
+        // truth now and then, so coverage is counted over the seeds rather than asserted per seed.
+        let mut covered = 0;
+        for seed in 1..=10 {
+            covered += usize::from(recovers_with_seed(seed));
+        }
+        assert!(
+            covered >= 7,
+            "intervals covered the true λ and κ in {covered} of 10 fits"
+        );
+    }
+
+    /// Checks the estimates; returns whether both λ and κ intervals contain the true values.
+    fn recovers_with_seed(seed: u64) -> bool {
+        let pts = synthetic(100.0, 0.03, 0.0005, &LOADS, 0.02, seed);
         let fit = fit_usl(&pts, &FitOptions::default()).expect("fit");
         close(fit.lambda.value, 100.0, 0.05);
         close(fit.sigma.value, 0.03, 0.35);
         close(fit.kappa.value, 0.0005, 0.35);
         assert!(fit.r_squared > 0.97, "{}", fit.r_squared);
-        // True values sit inside the reported intervals.
-        assert!(
-            fit.lambda.low <= 100.0 && 100.0 <= fit.lambda.high,
-            "{:?}",
-            fit.lambda
-        );
-        assert!(
-            fit.kappa.low <= 0.0005 && 0.0005 <= fit.kappa.high,
-            "{:?}",
-            fit.kappa
-        );
         let Peak::Retrograde {
             n_star, x_max_rps, ..
         } = fit.peak
@@ -621,6 +624,8 @@ pub(crate) mod tests {
         // True N* = sqrt(0.97 / 0.0005) ≈ 44.0.
         close(n_star, (0.97_f64 / 0.0005).sqrt(), 0.15);
         close(x_max_rps, usl_throughput(100.0, 0.03, 0.0005, 44.05), 0.05);
+        let inside = |e: &Estimate, truth: f64| e.low <= truth && truth <= e.high;
+        inside(&fit.lambda, 100.0) && inside(&fit.kappa, 0.0005)
     }
 
     #[test]
