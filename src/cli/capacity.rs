@@ -119,11 +119,12 @@ impl CapacityArgs {
             ..SearchOptions::default()
         };
         opts.validate().map_err(Failure::invalid)?;
+        // The runner loads the scenario and checks the target before anything is written.
+        let mut runner = runner(scenario, &opts)?;
         let out = self.out.unwrap_or_else(|| PathBuf::from("capacity"));
         std::fs::create_dir_all(&out)
             .map_err(|e| Failure::run(miette!("cannot create `{}`: {e}", out.display())))?;
         let path = out.join("capacity.json");
-        let mut runner = runner(scenario, &opts)?;
         let name = scenario.display().to_string();
         let report = search(runner.as_mut(), &opts, &name, |r| save(&path, r))
             .map_err(|e| Failure::run(miette!("{}", chain(&e))))?;
@@ -242,11 +243,6 @@ mod tests {
             "1.5",
             "--margin",
             "5%",
-            "--out",
-            std::env::temp_dir()
-                .join("kneepoint-capacity-test")
-                .to_str()
-                .expect("utf8"),
         ])
         .expect("flags");
         let err = args.execute().expect_err("no engine");
