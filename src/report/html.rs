@@ -1205,6 +1205,21 @@ fn server_charts(
     Ok((charts, note))
 }
 
+impl super::Exporter for HtmlReport {
+    fn render(&self, run: &RunResults) -> Result<Vec<u8>, super::ReportError> {
+        render_html(run)
+            .map(String::into_bytes)
+            .map_err(|e| super::ReportError::Render {
+                format: Self::FILE_NAME,
+                message: e.to_string(),
+            })
+    }
+
+    fn file_name(&self) -> &'static str {
+        Self::FILE_NAME
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1744,17 +1759,3 @@ mod tests {
     }
 }
 
-impl super::Exporter for HtmlReport {
-    fn render(&self, run: &RunResults) -> Result<Vec<u8>, super::ReportError> {
-        render_html(run)
-            .map(String::into_bytes)
-            .map_err(|e| super::ReportError::Render {
-                format: Self::FILE_NAME,
-                message: e.to_string(),
-            })
-    }
-
-    fn file_name(&self) -> &'static str {
-        Self::FILE_NAME
-    }
-}
