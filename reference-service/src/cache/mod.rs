@@ -252,19 +252,18 @@ impl CacheLayer {
         Fut: Future<Output = Result<T, E>>,
     {
         let full_key = self.key(namespace, key);
-        if !bypass {
-            if let Some(Some(bytes)) = self
+        let cached = match bypass {
+            true => None,
+            false => self
                 .breaker
                 .call(self.timeout, self.backend.get(&full_key))
                 .await
-            {
-                // A value that no longer decodes (older layout) is treated as a miss and rewritten.
-                if let Ok(value) = serde_json::from_slice::<T>(&bytes) {
-                    metrics::counter!(m::CACHE_HITS, "namespace" => namespace.as_str())
-                        .increment(1);
-                    return Ok((value, CacheStatus::Hit));
-                }
-            }
+                .flatten(),
+        };
+        // A value that no longer decodes (older layout) is treated as a miss and rewritten.
+        if let Some(value) = cached.and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok()) {
+            metrics::counter!(m::CACHE_HITS, "namespace" => namespace.as_str()).increment(1);
+            return Ok((value, CacheStatus::Hit));
         }
         metrics::counter!(m::CACHE_MISSES, "namespace" => namespace.as_str()).increment(1);
         let value = load().await?;

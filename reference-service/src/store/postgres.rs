@@ -124,7 +124,7 @@ impl PgStore {
     /// fails on a malformed URL; [`Store::migrate`] is the first real contact.
     pub fn connect_lazy(config: &Config) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(&config.database_url)
-            .map_err(|e| StoreError::Unavailable(e))?
+            .map_err(StoreError::Unavailable)?
             .options([(
                 "statement_timeout",
                 format!("{}ms", config.db_statement_timeout_ms),

@@ -340,7 +340,6 @@ pub(crate) struct TestApp {
     pub(crate) redis: Redis,
     pub(crate) state: AppState,
     pub(crate) router: Router,
-    pub(crate) config: Config,
     // Declared last so that it drops after the state's pool.
     pub(crate) postgres: Postgres,
 }
@@ -375,7 +374,6 @@ pub(crate) async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     TestApp {
         router: app(state.clone()),
         state,
-        config,
         redis,
         postgres,
     }
