@@ -168,3 +168,55 @@ async fn metrics_expose_every_family() {
         "route label is the matched path"
     );
 }
+
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response.to_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_over_tcp_with_per_ip_limits_and_stops_gracefully() {
+    let app = support::start(|c| c.rate_limits = reference_service::RateLimitMode::On).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(reference_service::server::serve(
+        listener,
+        app.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let first = raw_get(addr, "/api/items/1").await;
+    assert!(first.starts_with("http/1.1 200"), "{first}");
+    assert!(
+        first.contains("x-ratelimit-limit: 20") && first.contains("x-ratelimit-remaining: 19"),
+        "{first}"
+    );
+    // The peer address is the bucket: a second request from 127.0.0.1 draws from the same one.
+    let second = raw_get(addr, "/api/items/1").await;
+    assert!(second.contains("x-ratelimit-remaining: 18"), "{second}");
+    assert!(app.state.workers().check().is_ok());
+
+    stop.send(()).expect("server still running");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops in time")
+        .expect("task")
+        .expect("serve");
+    assert!(
+        app.state.workers().check().is_err(),
+        "workers stop with the server"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener closed"
+    );
+}
