@@ -82,7 +82,7 @@ impl AppState {
     /// PostgreSQL is retried for up to 30 s, since containers may start in any order.
     pub async fn connect(config: &Config) -> Result<AppState, StartupError> {
         let store = PgStore::connect_lazy(config)?;
-        let mut waited = Duration::ZERO;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             match store.migrate().await {
                 Ok(()) => break,
@@ -90,11 +90,10 @@ impl AppState {
                     sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
                 )))
                 | Err(StoreError::Unavailable(_))
-                    if waited < Duration::from_secs(30) =>
+                    if std::time::Instant::now() < deadline =>
                 {
                     tracing::warn!("postgres not reachable yet, retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    waited += Duration::from_secs(1);
                 }
                 Err(error) => return Err(error.into()),
             }
