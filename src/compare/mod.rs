@@ -377,7 +377,8 @@ pub struct CurvePoint {
     pub candidate_us: u64,
 }
 
-/// Quantiles of the percentile curves: dense in the tail, where runs differ.
+/// Quantiles of the percentile curves: dense in the tail, where runs differ. Quantile 0 reads
+/// the smallest bucket (its highest equivalent value), like every other point.
 const CURVE_QUANTILES: [f64; 14] = [
     0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
 ];
@@ -755,12 +756,12 @@ fn compare_scope(
                 (vb, vc, i, Method::Bootstrap)
             }
             Metric::Mean => {
-                let sample = |h: &hdrhistogram::Histogram<u64>| stats::MeanSample {
-                    variance: h.stdev().powi(2),
-                    n: h.len() as f64,
+                let sample = |e: &stats::Empirical| stats::MeanSample {
+                    variance: e.variance(),
+                    n: e.len() as f64,
                 };
-                let (mb, mc) = (hb.mean(), hc.mean());
-                let i = stats::welch(mc - mb, sample(&hb), sample(&hc), confidence);
+                let (mb, mc) = (eb.mean(), ec.mean());
+                let i = stats::welch(mc - mb, sample(&eb), sample(&ec), confidence);
                 (mb, mc, i, Method::WelchMean)
             }
             Metric::Max => (hb.max() as f64, hc.max() as f64, None, Method::None),
@@ -824,8 +825,8 @@ fn compare_scope(
             .iter()
             .map(|&q| CurvePoint {
                 quantile: q,
-                baseline_us: hb.value_at_quantile(q),
-                candidate_us: hc.value_at_quantile(q),
+                baseline_us: eb.quantile(q),
+                candidate_us: ec.quantile(q),
             })
             .collect()
     };

@@ -54,19 +54,66 @@ pub(crate) struct Empirical {
     values: Vec<u64>,
     /// Count of values at or below the bucket of the same index.
     cumulative: Vec<u64>,
+    /// Mean, as `Histogram::mean` computes it (bucket medians).
+    mean: f64,
+    /// Sample variance from the bucket medians.
+    variance: f64,
 }
 
 impl Empirical {
+    /// One pass over the histogram; every later query is a binary search, not another scan.
     pub(crate) fn from_histogram(h: &Histogram<u64>) -> Self {
         let mut values = Vec::new();
         let mut cumulative = Vec::new();
         let mut total = 0u64;
+        let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
         for v in h.iter_recorded() {
-            total = total.saturating_add(v.count_at_value());
+            let count = v.count_at_value();
+            total = total.saturating_add(count);
             values.push(v.value_iterated_to());
             cumulative.push(total);
+            #[allow(clippy::cast_precision_loss)]
+            let (x, c) = (
+                h.median_equivalent(v.value_iterated_to()) as f64,
+                count as f64,
+            );
+            sum += x * c;
+            sum_sq += x * x * c;
         }
-        Self { values, cumulative }
+        #[allow(clippy::cast_precision_loss)]
+        let n = total as f64;
+        let (mean, variance) = if total == 0 {
+            (0.0, 0.0)
+        } else {
+            let mean = sum / n;
+            let var = if total > 1 {
+                ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0)
+            } else {
+                0.0
+            };
+            (mean, var)
+        };
+        Self {
+            values,
+            cumulative,
+            mean,
+            variance,
+        }
+    }
+
+    /// Mean of the values.
+    pub(crate) fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// Sample variance of the values.
+    pub(crate) fn variance(&self) -> f64 {
+        self.variance
+    }
+
+    /// The `q`-quantile as `Histogram::value_at_quantile` gives it (0 when empty).
+    pub(crate) fn quantile(&self, q: f64) -> u64 {
+        self.inverse(q).unwrap_or(0)
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -257,6 +304,13 @@ mod tests {
         for q in [0.0001, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
             assert_eq!(e.inverse(q), Some(h.value_at_quantile(q)), "q = {q}");
         }
+        assert!((e.mean() - h.mean()).abs() < 1e-6 * h.mean());
+        let sd = e.variance().sqrt();
+        assert!(
+            (sd - h.stdev()).abs() < 1e-3 * h.stdev(),
+            "{sd} vs {}",
+            h.stdev()
+        );
     }
 
     #[test]

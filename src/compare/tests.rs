@@ -30,7 +30,7 @@ fn aa_false_alarm_rate_at_defaults_is_at_most_5_percent() {
         ..Spec::default()
     };
     let opts = CompareOptions {
-        resamples: 300,
+        resamples: 200,
         ..CompareOptions::default()
     };
     let pairs = 200;
