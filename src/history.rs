@@ -390,10 +390,7 @@ pub fn e_divisive(
     let mut bounds = vec![0, values.len()];
     let mut found = Vec::new();
     let mut work = values.to_vec();
-    loop {
-        let Some((at, observed)) = best_over_segments(values, &bounds, opts.min_segment) else {
-            break;
-        };
+    while let Some((at, observed)) = best_over_segments(values, &bounds, opts.min_segment) {
         // The p-value counts permutations at least as extreme, the observed one included.
         #[allow(
             clippy::cast_possible_truncation,
