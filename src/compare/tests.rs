@@ -216,6 +216,33 @@ fn scopes_in_one_run_only_are_listed() {
 }
 
 #[test]
+fn a_scope_without_traffic_is_listed_but_not_gated() {
+    let (a, mut b) = pair(&Spec::default(), &Spec::default(), 18);
+    let idle = b
+        .scopes
+        .iter_mut()
+        .find(|s| s.name == "checkout")
+        .expect("scope");
+    idle.stats.requests = 0;
+    idle.stats.errors = 0;
+    idle.stats.throughput_rps = 0.0;
+    idle.histogram = SerializedHistogram::encode(&crate::results::new_histogram()).expect("encode");
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let s = c
+        .scopes
+        .iter()
+        .find(|s| s.name == "checkout")
+        .expect("listed");
+    assert!(!s.gated && s.metrics.iter().all(|m| m.gate == Gate::NotGated));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("`checkout` saw no traffic in the candidate"))
+    );
+    assert!(c.summary.passed, "{:?}", c.summary);
+}
+
+#[test]
 fn different_scenario_name_is_an_error_and_sha_a_warning() {
     let (a, mut b) = pair(&Spec::default(), &Spec::default(), 11);
     b.scenario.sha256 = "cd".repeat(32);
