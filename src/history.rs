@@ -281,6 +281,13 @@ pub fn history(runs: &[LoadedRun], opts: &HistoryOptions) -> Result<History, His
         ));
     }
 
+    if ordered.len() < 2 * opts.min_segment {
+        warnings.push(format!(
+            "{} runs are too few: a change point needs {} runs on each side",
+            ordered.len(),
+            opts.min_segment
+        ));
+    }
     let runs_out: Vec<HistoryRun> = ordered
         .iter()
         .map(|r| HistoryRun {
