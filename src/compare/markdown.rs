@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Comparison, Gate, MetricComparison, ScopeComparison, ScopeKind, Verdict};
+use super::{Comparison, Gate, MetricComparison, ScopeComparison, ScopeKind, Unit, Verdict};
 
 /// Render a comparison as Markdown.
 pub fn to_markdown(c: &Comparison) -> String {
