@@ -87,18 +87,30 @@ pub fn to_markdown(c: &Comparison) -> String {
 }
 
 fn row(out: &mut String, scope: &ScopeComparison, m: &MetricComparison) {
-    let change = match m.relative {
-        Some(r) => signed_percent(r),
-        None => m.unit.format_delta(m.delta),
+    // Rates change in percentage points: "+0.5 pp" reads better than "+50 %" of a small rate.
+    let points = |v: f64| {
+        format!(
+            "{}{:.2} pp",
+            if v < 0.0 { "−" } else { "+" },
+            (v * 100.0).abs()
+        )
     };
-    let interval = match (m.relative_interval, m.interval) {
-        (Some(i), _) => format!("[{}, {}]", signed_percent(i.lo), signed_percent(i.hi)),
-        (None, Some(i)) => format!(
-            "[{}, {}]",
-            m.unit.format_delta(i.lo),
-            m.unit.format_delta(i.hi)
-        ),
-        (None, None) => "n/a".to_owned(),
+    let change = match (m.unit, m.relative) {
+        (Unit::Ratio, _) => points(m.delta),
+        (_, Some(r)) => signed_percent(r),
+        (_, None) => m.unit.format_delta(m.delta),
+    };
+    let interval = match (m.unit, m.relative_interval, m.interval) {
+        (Unit::Ratio, _, Some(i)) => format!("[{}, {}]", points(i.lo), points(i.hi)),
+        (_, Some(i), _) => format!("[{}, {}]", signed_percent(i.lo), signed_percent(i.hi)),
+        (_, None, Some(i)) => {
+            format!(
+                "[{}, {}]",
+                m.unit.format_delta(i.lo),
+                m.unit.format_delta(i.hi)
+            )
+        }
+        (_, _, None) => "n/a".to_owned(),
     };
     let verdict = match (m.verdict, m.gate) {
         (Verdict::Regression, Gate::Fail) => "🔴 regression".to_owned(),

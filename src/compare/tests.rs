@@ -342,8 +342,14 @@ fn markdown_starts_with_the_verdict_and_lists_gated_rows() {
         "{md}"
     );
     assert!(!md.contains("| max |"));
-    let rate = rows.iter().find(|r| r.contains("| error_rate |")).expect("error rate row");
-    assert!(rate.matches(" pp").count() == 3, "change and interval in points: {rate}");
+    let rate = rows
+        .iter()
+        .find(|r| r.contains("| error_rate |"))
+        .expect("error rate row");
+    assert!(
+        rate.matches(" pp").count() == 3,
+        "change and interval in points: {rate}"
+    );
 }
 
 #[test]
