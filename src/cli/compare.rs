@@ -38,6 +38,13 @@ pub(crate) struct CompareArgs {
     /// Gate request scopes too (by default only overall and transactions are gated).
     #[arg(long)]
     gate_requests: bool,
+    /// Gate only these metrics (repeatable) instead of all but `max`; budgeted metrics are
+    /// always gated.
+    #[arg(long, value_name = "METRIC")]
+    gate: Vec<Metric>,
+    /// Compare the intended-start latency of open-model runs (coordinated-omission corrected).
+    #[arg(long)]
+    intended: bool,
 }
 
 impl CompareArgs {
@@ -52,8 +59,12 @@ impl CompareArgs {
             confidence: self.confidence,
             resamples: self.resamples,
             gate_requests: self.gate_requests,
+            intended: self.intended,
             ..CompareOptions::default()
         };
+        if !self.gate.is_empty() {
+            opts.gate_metrics.clone_from(&self.gate);
+        }
         if let Some(seed) = self.seed {
             opts.seed = seed;
         }
@@ -234,7 +245,12 @@ mod tests {
             "error-rate=0.5%",
             "--confidence",
             "99%",
+            "--gate",
+            "p95",
+            "--intended",
         ]);
+        assert_eq!(a.gate, [Metric::P95]);
+        assert!(a.intended);
         assert_eq!(a.noise_floor, [(None, 0.03), (Some(Metric::P99), 0.1)]);
         assert_eq!(a.budget, [(Metric::P95, 0.1), (Metric::ErrorRate, 0.005)]);
         assert!((a.confidence - 0.99).abs() < 1e-12);

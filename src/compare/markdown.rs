@@ -40,6 +40,9 @@ pub fn to_markdown(c: &Comparison) -> String {
         c.candidate.run_id,
         percent(c.options.noise_floor),
     );
+    if c.scopes.iter().any(|s| s.intended) {
+        out.push_str("Latency is measured from each request's intended start (open model).\n");
+    }
     if s.regressions_within_budget > 0 || s.improvements > 0 {
         let _ = writeln!(
             out,

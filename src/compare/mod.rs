@@ -9,7 +9,8 @@
 //! Statistical methods are described in [`stats`]. Scopes are matched by kind and name; those in
 //! only one run are listed in the result. Request scopes are compared but, by default, not gated:
 //! each gated metric is one more chance of a false alarm, and request scopes are the most numerous.
-//! The actual-send histogram is compared; for open-model runs the intended-start one is not yet.
+//! Latency comes from the actual-send histograms unless [`CompareOptions::intended`] asks for the
+//! intended-start ones (open model, coordinated-omission corrected) and both runs have them.
 //!
 //! Measured on simulated runs (log-normal latencies, Poisson arrivals, 1 % errors, overall plus
 //! two transactions, 18 gated metrics): A/A pairs fail the gate in 3.5 % of 200 pairs of 20 s ×
@@ -179,6 +180,12 @@ pub struct CompareOptions {
     pub seed: u64,
     /// Gate request scopes too (by default only overall and transactions are gated).
     pub gate_requests: bool,
+    /// Metrics that take part in the gate (every metric but `max` by default); a metric with a
+    /// budget is gated too. Fewer gated metrics also narrow the simultaneous intervals.
+    pub gate_metrics: Vec<Metric>,
+    /// Compare the intended-start (coordinated-omission corrected) latency of open-model runs
+    /// when both runs have it; otherwise the latency from the actual send.
+    pub intended: bool,
     /// Make the gated intervals simultaneous (Bonferroni): each gated metric's interval is at
     /// confidence `1 − (1 − confidence) / k` for `k` gated metrics, so the chance that noise
     /// alone fails the gate stays below `1 − confidence` however many metrics are gated.
@@ -195,6 +202,11 @@ impl Default for CompareOptions {
             resamples: 1000,
             seed: 0x6b6e_6565_706f_696e,
             gate_requests: false,
+            gate_metrics: Metric::ALL
+                .into_iter()
+                .filter(|m| *m != Metric::Max)
+                .collect(),
+            intended: false,
             simultaneous: true,
         }
     }
@@ -402,6 +414,8 @@ pub struct ScopeComparison {
     pub candidate_count: u64,
     /// Whether this scope's metrics are gated.
     pub gated: bool,
+    /// Whether latency is the intended-start one (see [`CompareOptions::intended`]).
+    pub intended: bool,
     /// One entry per metric, in [`Metric::ALL`] order.
     pub metrics: Vec<MetricComparison>,
     /// Both percentile curves, for charts.
@@ -719,9 +733,9 @@ fn gates_scope(b: &ScopeResults, c: &ScopeResults, opts: &CompareOptions) -> boo
         && c.stats.requests > 0
 }
 
-/// Max has no interval, so only an explicit budget makes it part of the gate.
+/// Max has no interval, so by default only an explicit budget makes it part of the gate.
 fn gates_metric(metric: Metric, opts: &CompareOptions) -> bool {
-    metric != Metric::Max || opts.budgets.contains_key(&metric)
+    opts.gate_metrics.contains(&metric) || opts.budgets.contains_key(&metric)
 }
 
 fn compare_scope(
@@ -729,8 +743,14 @@ fn compare_scope(
     c: &ScopeResults,
     ctx: &ScopeContext<'_>,
 ) -> Result<ScopeComparison, CompareError> {
+    let intended =
+        ctx.opts.intended && b.intended_histogram.is_some() && c.intended_histogram.is_some();
     let decode = |side: Side, s: &ScopeResults| {
-        s.histogram.decode().map_err(|source| CompareError::Decode {
+        let h = match (&s.intended_histogram, intended) {
+            (Some(h), true) => h,
+            _ => &s.histogram,
+        };
+        h.decode().map_err(|source| CompareError::Decode {
             side,
             scope: s.name.clone(),
             source,
@@ -857,6 +877,7 @@ fn compare_scope(
         baseline_count: b.stats.requests,
         candidate_count: c.stats.requests,
         gated: gated_scope,
+        intended,
         metrics,
         curve,
     })

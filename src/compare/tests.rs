@@ -371,3 +371,69 @@ fn junit_has_one_case_per_gated_metric() {
     assert_eq!(back.summary, c.summary);
     assert_eq!(back.gated().count(), c.gated().count());
 }
+
+#[test]
+fn gating_fewer_metrics_narrows_the_intervals() {
+    let (a, b) = pair(&Spec::default(), &Spec::default(), 19);
+    let all = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let opts = CompareOptions {
+        gate_metrics: vec![Metric::P95],
+        ..CompareOptions::default()
+    };
+    let one = compare(&a, &b, &opts).expect("compare");
+    assert_eq!((all.summary.gated, one.summary.gated), (18, 3));
+    let width = |c: &Comparison| {
+        let i = metric(c, "overall", Metric::P95)
+            .interval
+            .expect("interval");
+        i.hi - i.lo
+    };
+    assert!(
+        width(&one) < width(&all),
+        "{} vs {}",
+        width(&one),
+        width(&all)
+    );
+    assert_eq!(metric(&one, "overall", Metric::P50).gate, Gate::NotGated);
+    // Without the correction every interval is at the nominal level.
+    let plain = CompareOptions {
+        simultaneous: false,
+        ..CompareOptions::default()
+    };
+    let c = compare(&a, &b, &plain).expect("compare");
+    assert!((metric(&c, "overall", Metric::P95).confidence - 0.95).abs() < 1e-12);
+    assert!(metric(&all, "overall", Metric::P95).confidence > 0.99);
+}
+
+#[test]
+fn intended_latency_is_compared_when_asked_and_present() {
+    let slow = Spec {
+        slowdown: 1.3,
+        ..Spec::default()
+    };
+    let (a, mut b) = pair(&Spec::default(), &Spec::default(), 20);
+    let (_, late) = pair(&Spec::default(), &slow, 21);
+    let mut a = a;
+    for (scope, late) in b.scopes.iter_mut().zip(&late.scopes) {
+        scope.intended_histogram = Some(late.histogram.clone());
+    }
+    for scope in &mut a.scopes {
+        scope.intended_histogram = Some(scope.histogram.clone());
+    }
+    let opts = CompareOptions {
+        intended: true,
+        ..CompareOptions::default()
+    };
+    let c = compare(&a, &b, &opts).expect("compare");
+    assert!(c.scopes[0].intended);
+    assert_eq!(
+        metric(&c, "overall", Metric::P95).verdict,
+        Verdict::Regression
+    );
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    assert!(!c.scopes[0].intended);
+    assert_eq!(
+        metric(&c, "overall", Metric::P95).verdict,
+        Verdict::NoChange
+    );
+}
