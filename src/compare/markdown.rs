@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Comparison, Gate, MetricComparison, ScopeComparison, ScopeKind, Unit, Verdict};
+use super::{
+    Comparison, Gate, Metric, MetricComparison, ScopeComparison, ScopeKind, Unit, Verdict,
+};
 
 /// Render a comparison as Markdown.
 pub fn to_markdown(c: &Comparison) -> String {
@@ -113,6 +115,7 @@ fn row(out: &mut String, scope: &ScopeComparison, m: &MetricComparison) {
                 m.unit.format_delta(i.hi)
             )
         }
+        (_, _, None) if m.metric == Metric::Max => "none for max".to_owned(),
         (_, _, None) => "n/a".to_owned(),
     };
     let verdict = match (m.verdict, m.gate) {

@@ -13,7 +13,10 @@
 //!   interval is the observed difference ± z bootstrap standard errors of the difference.
 //! - Mean: Welch's t interval from the histograms' mean and standard deviation (what a bootstrap
 //!   of the mean converges to; histograms hold thousands of values, so the CLT applies).
-//! - Throughput: Welch's t interval on requests per second, from the per-second series.
+//! - Throughput: Welch's t interval on requests per second, from the per-second series of the
+//!   overall scope (the last, partial second left out); a transaction or request scope, which
+//!   has no series of its own, takes its per-second variance from the overall one by thinning
+//!   (each request falls in the scope with its share of the requests).
 //! - Error rate: Newcombe's hybrid score interval (Wilson intervals combined), which keeps its
 //!   coverage near rates of 0, where the Wald interval collapses.
 
