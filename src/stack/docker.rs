@@ -793,3 +793,590 @@ async fn log_tail(container: &ContainerAsync<GenericImage>) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    //! These tests need a Docker engine and the images of `ci/build-images.sh`; without them
+    //! they fail (CI has both). Every run is unique, every wait is bounded.
+
+    use std::process::Command;
+
+    use anyhow::{Context as _, bail, ensure};
+    use testcontainers_modules::testcontainers::bollard::API_DEFAULT_VERSION;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+    use crate::stack::{self, Backend};
+
+    const TEST_TIMEOUT: Duration = Duration::from_secs(240);
+    const FAKE_SERVICE_IMAGE: &str = "kneepoint/fake-reference-service:test";
+
+    fn local_image(var: &str, default: &str) -> anyhow::Result<ImageRef> {
+        let value = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+        Ok(ImageRef::parse(&value)?)
+    }
+
+    /// The locally built images (`ci/build-images.sh`), the service as given.
+    fn local_images(service: ImageRef) -> anyhow::Result<Images> {
+        Ok(Images {
+            postgres: local_image(
+                super::super::POSTGRES_IMAGE_ENV,
+                "kneepoint/postgres:15-bookworm",
+            )?,
+            redis: local_image(super::super::REDIS_IMAGE_ENV, "kneepoint/redis:7-bookworm")?,
+            service,
+        })
+    }
+
+    fn options(images: Images) -> StackOptions {
+        StackOptions {
+            backend: Backend::Docker,
+            images,
+            seed_items: 7,
+            rate_limits: false,
+            startup_timeout: Duration::from_secs(150),
+        }
+    }
+
+    fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run {cmd:?}"))?;
+        ensure!(
+            out.status.success(),
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn docker_cli(args: &[&str]) -> anyhow::Result<String> {
+        run_cmd(Command::new("docker").args(args))
+    }
+
+    /// The stand-in service (`ci/images/fake-reference-service.rs`) built with rustc and put
+    /// into an image by `ci/build-images.sh --only-service`, once per test process.
+    async fn fake_service_image() -> anyhow::Result<ImageRef> {
+        static BUILT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        BUILT
+            .get_or_try_init(|| async {
+                tokio::task::spawn_blocking(|| {
+                    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+                    let bin = std::env::temp_dir()
+                        .join(format!("kneepoint-fake-service-{}", std::process::id()));
+                    run_cmd(
+                        Command::new("rustc")
+                            .args(["--edition", "2021", "-C", "opt-level=1", "-o"])
+                            .arg(&bin)
+                            .arg(root.join("ci/images/fake-reference-service.rs")),
+                    )?;
+                    run_cmd(
+                        Command::new("bash")
+                            .arg(root.join("ci/build-images.sh"))
+                            .args(["--only-service", "--service-bin"])
+                            .arg(&bin)
+                            .env(super::super::SERVICE_IMAGE_ENV, FAKE_SERVICE_IMAGE),
+                    )?;
+                    let _ = std::fs::remove_file(&bin);
+                    anyhow::Ok(())
+                })
+                .await?
+            })
+            .await?;
+        Ok(ImageRef::parse(FAKE_SERVICE_IMAGE)?)
+    }
+
+    /// Container ids and network ids still carrying the run label.
+    fn leftovers(run_id: &str) -> anyhow::Result<String> {
+        let filter = format!("label={RUN_LABEL}={run_id}");
+        let containers = docker_cli(&["ps", "-aq", "--filter", &filter])?;
+        let networks = docker_cli(&["network", "ls", "-q", "--filter", &filter])?;
+        Ok(format!("{containers}{networks}"))
+    }
+
+    /// The host addresses a container's ports are published on, per `docker inspect`.
+    fn published_host_ips(container: &str) -> anyhow::Result<Vec<String>> {
+        let json = docker_cli(&[
+            "inspect",
+            "--format",
+            "{{json .NetworkSettings.Ports}}",
+            container,
+        ])?;
+        let ports: HashMap<String, Option<Vec<HashMap<String, String>>>> =
+            serde_json::from_str(&json).with_context(|| format!("ports of {container}: {json}"))?;
+        Ok(ports
+            .values()
+            .flatten()
+            .flatten()
+            .filter_map(|binding| binding.get("HostIp").cloned())
+            .collect())
+    }
+
+    #[track_caller]
+    fn check_loopback_only(container: &str) -> anyhow::Result<()> {
+        let ips = published_host_ips(container)?;
+        ensure!(!ips.is_empty(), "{container} publishes no port");
+        ensure!(
+            ips.iter().all(|ip| ip == LOOPBACK),
+            "{container} is published on {ips:?}, not only on {LOOPBACK}"
+        );
+        Ok(())
+    }
+
+    fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+        run_cmd(
+            Command::new("psql")
+                .args([url, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+                .env("PGCONNECT_TIMEOUT", "5"),
+        )
+    }
+
+    async fn redis_ping(url: &str) -> anyhow::Result<String> {
+        let addr = url.trim_start_matches("redis://");
+        let exchange = async {
+            let mut conn = tokio::net::TcpStream::connect(addr).await?;
+            conn.write_all(b"PING\r\n").await?;
+            let mut buf = [0u8; 64];
+            let n = conn.read(&mut buf).await?;
+            anyhow::Ok(String::from_utf8_lossy(&buf[..n]).trim().to_owned())
+        };
+        tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .context("redis PING timed out")?
+    }
+
+    async fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()?;
+        let answer = http.get(url).send().await?;
+        Ok((answer.status().as_u16(), answer.text().await?))
+    }
+
+    fn endpoint<'a>(stack: &'a stack::Stack, name: &str) -> anyhow::Result<&'a str> {
+        stack
+            .endpoints()
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.url.as_str())
+            .with_context(|| format!("no {name} endpoint in {:?}", stack.endpoints()))
+    }
+
+    async fn bounded<T>(test: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        tokio::time::timeout(TEST_TIMEOUT, test)
+            .await
+            .context("test timed out")?
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn docker_stack_serves_on_loopback_and_leaves_nothing_after_stop() -> anyhow::Result<()> {
+        bounded(async {
+            let opts = options(local_images(fake_service_image().await?)?);
+            let stack = stack::start(&opts).await?;
+            let id = stack.id().to_owned();
+            eprintln!("docker stack started in {:?}", stack.startup_time());
+            eprintln!("notes: {:?}", stack.notes());
+
+            let checks = async {
+                ensure!(stack.backend_name() == "docker", "{:?}", stack.backend());
+                ensure!(
+                    stack.base_url().starts_with("http://127.0.0.1:"),
+                    "{}",
+                    stack.base_url()
+                );
+                let (status, _) = http_get(&format!("{}/ready", stack.base_url())).await?;
+                ensure!(status == 200, "/ready answered {status}");
+                let (status, body) = http_get(stack.metrics_url()).await?;
+                ensure!(status == 200, "/metrics answered {status}");
+                ensure!(
+                    body.contains("fake_seed_items 7"),
+                    "SEED_ITEMS not passed: {body}"
+                );
+
+                let pg = endpoint(&stack, "postgres")?;
+                ensure!(pg.contains("@127.0.0.1:"), "{pg}");
+                let sum = psql(
+                    pg,
+                    "CREATE TABLE t (x int); INSERT INTO t VALUES (40), (2); SELECT sum(x) FROM t",
+                )?;
+                ensure!(sum.lines().last() == Some("42"), "psql answered {sum:?}");
+                let pong = redis_ping(endpoint(&stack, "redis")?).await?;
+                ensure!(pong == "+PONG", "redis answered {pong:?}");
+
+                for role in ["postgres", "redis", "service"] {
+                    check_loopback_only(&format!("kneepoint-{id}-{role}"))?;
+                }
+                let env = docker_cli(&[
+                    "inspect",
+                    "--format",
+                    "{{json .Config.Env}}",
+                    &format!("kneepoint-{id}-service"),
+                ])?;
+                ensure!(env.contains("\"RATE_LIMITS=off\""), "{env}");
+                ensure!(
+                    env.contains(&format!("@kneepoint-{id}-postgres:5432/")),
+                    "DATABASE_URL does not name the postgres container: {env}"
+                );
+                anyhow::Ok(())
+            };
+            let result = checks.await;
+            stack.stop().await;
+            result?;
+            let left = leftovers(&id)?;
+            ensure!(left.is_empty(), "left behind after stop: {left}");
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_a_docker_stack_removes_containers_and_network() -> anyhow::Result<()> {
+        bounded(async {
+            let opts = options(local_images(fake_service_image().await?)?);
+            let stack = stack::start(&opts).await?;
+            let id = stack.id().to_owned();
+            ensure!(
+                !leftovers(&id)?.is_empty(),
+                "the run has no labelled objects"
+            );
+            drop(stack);
+            let left = leftovers(&id)?;
+            ensure!(left.is_empty(), "left behind after drop: {left}");
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_service_that_exits_fails_the_start_and_leaves_nothing() -> anyhow::Result<()> {
+        bounded(async {
+            // The base image's command (bash without input) exits at once.
+            let base = local_image("KNEEPOINT_BASE_IMAGE", "kneepoint/debian-base:bookworm")?;
+            let opts = options(local_images(base)?);
+            let run = Run::new();
+            let id = run.id.clone();
+            let err = match start_run(&opts, run).await {
+                Ok(_) => bail!("a service that exits was reported ready"),
+                Err(err) => err.to_string(),
+            };
+            ensure!(err.contains("service container exited"), "{err}");
+            let left = leftovers(&id)?;
+            ensure!(left.is_empty(), "left behind after a failed start: {left}");
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn local_images_honour_the_official_contract() -> anyhow::Result<()> {
+        bounded(async {
+            let images = local_images(ImageRef::parse("unused:unused")?)?;
+            let run = Run::new();
+            let docker = docker_client_instance().await?;
+            let _guard = CleanupGuard::armed(&run.id);
+            let clock = Instant::now();
+            let postgres = Postgres::default()
+                .with_user("alice")
+                .with_password("s3cret")
+                .with_db_name("contract")
+                .with_init_sql(
+                    b"CREATE TABLE seeded (x int); INSERT INTO seeded VALUES (7);".to_vec(),
+                )
+                .with_name(images.postgres.name())
+                .with_tag(images.postgres.tag())
+                .with_container_name(run.container("postgres"))
+                .with_labels(run.labels.clone())
+                .with_startup_timeout(Duration::from_secs(150))
+                .with_host_config_modifier(loopback_only(PG_PORT))
+                .start()
+                .await?;
+            eprintln!("postgres ready in {:?}", clock.elapsed());
+            let clock = Instant::now();
+            let redis = Redis::default()
+                .with_name(images.redis.name())
+                .with_tag(images.redis.tag())
+                .with_container_name(run.container("redis"))
+                .with_labels(run.labels.clone())
+                .with_startup_timeout(Duration::from_secs(60))
+                .with_host_config_modifier(loopback_only(REDIS_PORT))
+                .start()
+                .await?;
+            eprintln!("redis ready in {:?}", clock.elapsed());
+
+            check_loopback_only(&run.container("postgres"))?;
+            check_loopback_only(&run.container("redis"))?;
+            let pg_port = postgres.get_host_port_ipv4(PG_PORT).await?;
+            // Password authentication over TCP as POSTGRES_USER, in POSTGRES_DB, with the
+            // /docker-entrypoint-initdb.d script applied.
+            let url = format!("postgres://alice:s3cret@127.0.0.1:{pg_port}/contract");
+            let seeded = psql(&url, "SELECT x FROM seeded")?;
+            ensure!(seeded == "7", "initdb.d script not applied: {seeded:?}");
+            let wrong = format!("postgres://alice:wrong@127.0.0.1:{pg_port}/contract");
+            ensure!(
+                psql(&wrong, "SELECT 1").is_err(),
+                "a wrong password was accepted"
+            );
+            let redis_port = redis.get_host_port_ipv4(REDIS_PORT).await?;
+            let pong = redis_ping(&format!("redis://127.0.0.1:{redis_port}")).await?;
+            ensure!(pong == "+PONG", "redis answered {pong:?}");
+
+            postgres.rm().await?;
+            redis.rm().await?;
+            remove_run(&docker, &run.id).await?;
+            let left = leftovers(&run.id)?;
+            ensure!(left.is_empty(), "left behind: {left}");
+            Ok(())
+        })
+        .await
+    }
+
+    fn missing_image() -> anyhow::Result<ImageRef> {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        Ok(ImageRef::parse(&format!("kneepoint/not-built:{tag}"))?)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_image_is_a_clear_error_in_docker_mode() -> anyhow::Result<()> {
+        bounded(async {
+            let mut images = local_images(missing_image()?)?;
+            images.postgres = missing_image()?;
+            let missing = images.postgres.to_string();
+            let clock = Instant::now();
+            let err = match stack::start(&options(images)).await {
+                Ok(_) => bail!("started with a missing image"),
+                Err(err) => err,
+            };
+            ensure!(
+                matches!(
+                    &err,
+                    StackError::DockerUnavailable(DockerUnavailable::MissingImage {
+                        role: "postgres",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+            let msg = err.to_string();
+            ensure!(
+                msg.contains(&format!("`{missing}` is not present locally")),
+                "{msg}"
+            );
+            ensure!(msg.contains("never pulls"), "{msg}");
+            let hint = match &err {
+                StackError::DockerUnavailable(why) => why.hint(),
+                _ => String::new(),
+            };
+            ensure!(hint.contains("KNEEPOINT_POSTGRES_IMAGE"), "{hint}");
+            // Decided by the preflight, before anything is created or pulled.
+            ensure!(
+                clock.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                clock.elapsed()
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn auto_falls_back_to_embedded_saying_why() -> anyhow::Result<()> {
+        bounded(async {
+            let missing = missing_image()?;
+            let mut opts = options(local_images(missing.clone())?);
+            opts.backend = Backend::Auto;
+            match stack::start(&opts).await {
+                // Once the embedded backend exists, auto runs it and notes why.
+                Ok(stack) => {
+                    let backend = stack.backend_name();
+                    let notes = stack.notes().join("\n");
+                    stack.stop().await;
+                    ensure!(backend == "embedded", "{backend}");
+                    ensure!(notes.contains(&missing.to_string()), "{notes}");
+                }
+                Err(err) => {
+                    let msg = err.to_string();
+                    ensure!(
+                        matches!(err, StackError::EmbeddedUnavailable { docker: Some(_) }),
+                        "{err:?}"
+                    );
+                    ensure!(msg.contains(&format!("service image `{missing}`")), "{msg}");
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn no_engine_is_reported_as_such() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let images = Images::default();
+
+        // Something at the socket path that is not an engine: the ping fails.
+        let not_a_socket = dir.path().join("file.sock");
+        std::fs::write(&not_a_socket, b"")?;
+        let path = not_a_socket.to_string_lossy().into_owned();
+        let docker = Docker::connect_with_unix(&path, 2, API_DEFAULT_VERSION)?;
+        match probe(&docker, &images, Duration::from_secs(2)).await {
+            Err(err @ DockerUnavailable::NoEngine { .. }) => {
+                ensure!(
+                    err.to_string().starts_with("no Docker engine reachable: "),
+                    "{err}"
+                );
+                ensure!(err.hint().contains("DOCKER_HOST"), "{}", err.hint());
+            }
+            other => bail!("expected NoEngine, got {other:?}"),
+        }
+
+        // An engine that accepts connections and never answers: the ping times out.
+        let silent = dir.path().join("silent.sock");
+        let _listener = tokio::net::UnixListener::bind(&silent)?;
+        let path = silent.to_string_lossy().into_owned();
+        let docker = Docker::connect_with_unix(&path, 30, API_DEFAULT_VERSION)?;
+        let clock = Instant::now();
+        match probe(&docker, &images, Duration::from_millis(500)).await {
+            Err(DockerUnavailable::Timeout { .. }) => {}
+            other => bail!("expected Timeout, got {other:?}"),
+        }
+        ensure!(
+            clock.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            clock.elapsed()
+        );
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sweep_removes_runs_of_dead_processes_only() -> anyhow::Result<()> {
+        bounded(async {
+            let docker = docker_client_instance().await?;
+            let base = local_image("KNEEPOINT_BASE_IMAGE", "kneepoint/debian-base:bookworm")?;
+            let dead_pid = {
+                let mut child = Command::new("true").spawn()?;
+                let pid = child.id();
+                child.wait()?;
+                pid
+            };
+            let an_hour_ago = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() - 3600;
+            let nonce = &uuid::Uuid::new_v4().simple().to_string()[..10];
+            let make = |run: &str, pid: u32| -> anyhow::Result<()> {
+                let labels = [
+                    format!("{RUN_LABEL}={run}"),
+                    format!("{PID_LABEL}={pid}"),
+                    format!("{HOST_LABEL}={}", host_name()),
+                    format!("{CREATED_LABEL}={an_hour_ago}"),
+                ];
+                let label_args: Vec<&str> = labels
+                    .iter()
+                    .flat_map(|l| ["--label", l.as_str()])
+                    .collect();
+                let name = format!("kneepoint-{run}");
+                let mut net = vec!["network", "create"];
+                net.extend(&label_args);
+                net.push(&name);
+                docker_cli(&net)?;
+                let container = format!("kneepoint-{run}-x");
+                let mut create = vec!["create", "--name", &container, "--network", &name];
+                create.extend(&label_args);
+                let image = base.to_string();
+                create.extend([image.as_str(), "true"]);
+                docker_cli(&create)?;
+                Ok(())
+            };
+            let (dead, live) = (format!("sweep-dead-{nonce}"), format!("sweep-live-{nonce}"));
+            make(&dead, dead_pid)?;
+            make(&live, std::process::id())?;
+
+            let swept = sweep_stale(&docker, STALE_AFTER).await;
+            let live_left = leftovers(&live)?;
+            remove_run(&docker, &live).await?;
+            remove_run(&docker, &dead).await?;
+            let swept = swept?;
+            ensure!(swept.contains(&dead), "dead run not swept: {swept:?}");
+            ensure!(!swept.contains(&live), "a live process's run was swept");
+            ensure!(!live_left.is_empty(), "the live run lost its objects");
+            ensure!(leftovers(&dead)?.is_empty(), "the dead run was not removed");
+            Ok(())
+        })
+        .await
+    }
+
+    #[test]
+    fn staleness_needs_age_this_host_and_a_dead_owner() {
+        let labels = |created: &str, pid: &str, host: &str| {
+            HashMap::from([
+                (CREATED_LABEL.to_owned(), created.to_owned()),
+                (PID_LABEL.to_owned(), pid.to_owned()),
+                (HOST_LABEL.to_owned(), host.to_owned()),
+            ])
+        };
+        let now = 10_000;
+        let ten_min = Duration::from_secs(600);
+        let dead = |_: u32| false;
+        let alive = |_: u32| true;
+        assert!(is_stale(
+            &labels("9000", "42", "h"),
+            now,
+            ten_min,
+            "h",
+            dead
+        ));
+        assert!(!is_stale(
+            &labels("9000", "42", "h"),
+            now,
+            ten_min,
+            "h",
+            alive
+        ));
+        assert!(!is_stale(
+            &labels("9500", "42", "h"),
+            now,
+            ten_min,
+            "h",
+            dead
+        ));
+        assert!(!is_stale(
+            &labels("9000", "42", "other"),
+            now,
+            ten_min,
+            "h",
+            dead
+        ));
+        assert!(!is_stale(
+            &labels("soon", "42", "h"),
+            now,
+            ten_min,
+            "h",
+            dead
+        ));
+        assert!(!is_stale(
+            &labels("9000", "-1", "h"),
+            now,
+            ten_min,
+            "h",
+            dead
+        ));
+        assert!(!is_stale(&HashMap::new(), now, ten_min, "h", dead));
+    }
+
+    #[test]
+    fn loopback_modifier_publishes_only_on_127_0_0_1() {
+        let mut host_config = HostConfig {
+            publish_all_ports: Some(true),
+            ..Default::default()
+        };
+        loopback_only(5432)(&mut host_config);
+        assert_eq!(host_config.publish_all_ports, Some(false));
+        let bindings = host_config.port_bindings.unwrap_or_default();
+        let binding = bindings
+            .get("5432/tcp")
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(binding.len(), 1);
+        assert_eq!(binding[0].host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(bindings.len(), 1);
+    }
+}
