@@ -360,7 +360,7 @@ pub enum StackError {
     /// The Docker backend was asked for and cannot run here.
     #[error("the docker backend cannot run: {0}")]
     #[diagnostic(help("{}", .0.hint()))]
-    DockerUnavailable(#[source] DockerUnavailable),
+    DockerUnavailable(DockerUnavailable),
     /// The embedded backend is not part of this build.
     #[error("the embedded backend is not available in this build{}", why_not_docker(.docker))]
     #[diagnostic(help(
