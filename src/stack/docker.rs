@@ -640,6 +640,8 @@ async fn start_containers(
         .with_container_name(&postgres_name)
         .with_network(&network)
         .with_labels(run.labels.clone())
+        // Exposes the port even if the image does not; the modifier then binds it to loopback.
+        .with_mapped_port(0, PG_PORT.tcp())
         .with_startup_timeout(opts.startup_timeout)
         .with_host_config_modifier(loopback_only(PG_PORT));
     let redis = Redis::default()
@@ -648,6 +650,7 @@ async fn start_containers(
         .with_container_name(&redis_name)
         .with_network(&network)
         .with_labels(run.labels.clone())
+        .with_mapped_port(0, REDIS_PORT.tcp())
         .with_startup_timeout(opts.startup_timeout)
         .with_host_config_modifier(loopback_only(REDIS_PORT));
     let (postgres, redis) = tokio::try_join!(
@@ -1047,6 +1050,31 @@ mod tests {
             Ok(())
         })
         .await
+    }
+
+    #[test]
+    fn a_stack_dropped_outside_any_runtime_is_removed() -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let stack = runtime.block_on(bounded(async {
+            let opts = options(local_images(fake_service_image().await?)?);
+            Ok(stack::start(&opts).await?)
+        }))?;
+        drop(runtime);
+        let id = stack.id().to_owned();
+        ensure!(
+            !leftovers(&id)?.is_empty(),
+            "the run has no labelled objects"
+        );
+        drop(stack);
+        let left = leftovers(&id)?;
+        ensure!(
+            left.is_empty(),
+            "left behind after a drop outside a runtime: {left}"
+        );
+        Ok(())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

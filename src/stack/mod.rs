@@ -250,7 +250,7 @@ pub struct Endpoint {
 }
 
 /// A started backend's way to shut down; implemented by each backend.
-pub(crate) trait Running: Send {
+pub(crate) trait Running: Send + Sync {
     /// Tear everything down. Must not fail: problems are reported, not returned, because the
     /// caller is usually already on an exit path.
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
@@ -430,7 +430,12 @@ pub async fn start(opts: &StackOptions) -> Result<Stack, StackError> {
                     .insert(0, "auto: docker engine and images present".to_owned());
                 (Backend::Docker, started)
             }
-            Err(why) => (Backend::Embedded, start_embedded(opts, Some(why)).await?),
+            Err(why) => {
+                let note = format!("auto: docker cannot run ({why}); using the embedded backend");
+                let mut started = start_embedded(opts, Some(why)).await?;
+                started.notes.insert(0, note);
+                (Backend::Embedded, started)
+            }
         },
     };
     Ok(Stack {
@@ -506,6 +511,13 @@ mod tests {
         assert_eq!(images.redis.to_string(), DEFAULT_REDIS_IMAGE);
         assert_eq!(images.service.to_string(), DEFAULT_SERVICE_IMAGE);
         assert_eq!(DEFAULT_POSTGRES_IMAGE, "postgres:16-alpine");
+    }
+
+    #[test]
+    fn a_stack_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Stack>();
+        send_sync::<StackError>();
     }
 
     #[test]
