@@ -168,8 +168,9 @@ build_service_image() {
 	fi
 	t0=$(now)
 	container=$(docker create "$base_image" /bin/true)
-	# shellcheck disable=SC2064
-	trap "docker rm -f '$container' >/dev/null 2>&1 || true" RETURN
+	# EXIT, not RETURN: with `set -e` a failing `docker cp` exits without returning.
+	# shellcheck disable=SC2064 # expand now: container is local.
+	trap "docker rm -f '$container' >/dev/null 2>&1 || true" EXIT
 	docker cp "$service_bin" "$container:/usr/local/bin/reference-service"
 	docker commit \
 		--change 'ENV BIND_ADDR=0.0.0.0:8080' \
@@ -180,6 +181,8 @@ build_service_image() {
 		--change 'ENTRYPOINT ["/usr/local/bin/reference-service"]' \
 		--change 'CMD []' \
 		"$container" "$service_image" >/dev/null
+	docker rm -f "$container" >/dev/null
+	trap - EXIT
 	echo "$service_image: built from $service_bin in $(since "$t0") ($(image_size "$service_image"))"
 }
 

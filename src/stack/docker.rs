@@ -878,7 +878,7 @@ mod tests {
                     let bin = std::env::temp_dir()
                         .join(format!("kneepoint-fake-service-{}", std::process::id()));
                     run_cmd(
-                        Command::new("rustc")
+                        Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
                             .args(["--edition", "2021", "-C", "opt-level=1", "-o"])
                             .arg(&bin)
                             .arg(root.join("ci/images/fake-reference-service.rs")),
