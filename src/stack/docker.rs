@@ -244,14 +244,12 @@ impl Running for DockerStack {
                     }
                 },
             );
-            match tokio::time::timeout(CLEANUP_TIMEOUT, remove_run(&this.docker, &this.run_id))
-                .await
-            {
-                Ok(Ok(())) => this.guard.disarm(),
-                // The armed guard retries when `this` drops.
-                Ok(Err(err)) => warn_cleanup(&this.run_id, &error_chain(&err)),
-                Err(_) => warn_cleanup(&this.run_id, "timed out"),
+            let removed =
+                tokio::time::timeout(CLEANUP_TIMEOUT, remove_run(&this.docker, &this.run_id)).await;
+            if let Ok(Ok(())) = removed {
+                this.guard.disarm();
             }
+            // Otherwise the armed guard tries once more (and warns) when `this` drops.
         })
     }
 }

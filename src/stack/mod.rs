@@ -3,10 +3,11 @@
 //! [`start`] picks a backend ([`Backend::Auto`] asks a Docker preflight first), starts it and
 //! returns a [`Stack`] once the service answers `/ready`. Invariants: every URL a [`Stack`] hands
 //! out is on 127.0.0.1, and whatever a start created is removed again on every exit path:
-//! [`Stack::stop`], drop, an error during start, or a cancelled start future. Images are never
-//! pulled: a missing image is reported, so runs are reproducible and work without a registry.
+//! [`Stack::stop`], drop, an error during start, or a cancelled start future (what a killed
+//! process leaves is swept by a later start). Images are never pulled: a missing image is
+//! reported, so runs are reproducible and work without a registry.
 //!
-//! A backend plugs in by returning [`Started`] (URLs plus a [`Running`] handle to stop it).
+//! A backend plugs in by returning a `Started` (URLs plus a `Running` handle that stops it).
 
 use std::fmt;
 use std::str::FromStr;
