@@ -522,6 +522,11 @@ pub struct RunOptions {
     pub overrides: Vec<String>,
     /// No progress and no summary.
     pub quiet: bool,
+    /// Reference stack backend (when the scenario has `[target] reference = true`).
+    pub backend: crate::stack::Backend,
+    /// Keep the reference service's rate limits on (off by default: a load test measures
+    /// capacity, not the limiter).
+    pub rate_limits: bool,
 }
 
 /// `kneepoint run`: load and validate the scenario, run it, write every output, print the
@@ -553,10 +558,46 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::run(miette::miette!("cannot start the async runtime: {e}")))?;
-    let results = runtime
-        .block_on(execute(Arc::new(scenario), &settings))
-        .map_err(Failure::run)?;
+    let results = runtime.block_on(async {
+        let stack = if scenario.target.reference {
+            let stack = start_stack(opts).await?;
+            scenario.target.base_url = stack.base_url().trim_end_matches('/').to_owned();
+            if scenario.target.metrics_url.is_none() {
+                scenario.target.metrics_url = Some(stack.metrics_url().to_owned());
+            }
+            settings.backend = stack.backend_name().to_owned();
+            if !opts.quiet {
+                eprintln!(
+                    "reference stack ({}) up in {:.1} s at {}",
+                    stack.backend_name(),
+                    stack.startup_time().as_secs_f64(),
+                    stack.base_url()
+                );
+                for note in stack.notes() {
+                    eprintln!("  {note}");
+                }
+            }
+            Some(stack)
+        } else {
+            None
+        };
+        let results = execute(Arc::new(scenario), &settings).await;
+        if let Some(stack) = stack {
+            stack.stop().await;
+        }
+        results.map_err(Failure::run)
+    })?;
     finish(&results, &out, opts.quiet)
+}
+
+/// Start the reference stack for a scenario that asks for it.
+async fn start_stack(opts: &RunOptions) -> Result<crate::stack::Stack, crate::Failure> {
+    let mut stack_opts = crate::stack::StackOptions::from_env().map_err(crate::Failure::invalid)?;
+    stack_opts.backend = opts.backend;
+    stack_opts.rate_limits = opts.rate_limits;
+    crate::stack::start(&stack_opts)
+        .await
+        .map_err(crate::Failure::run)
 }
 
 /// Write every output of a finished run, print its summary, and map its status to an outcome.

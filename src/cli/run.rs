@@ -27,6 +27,13 @@ pub(crate) struct RunArgs {
     /// No progress and no summary: exit code and files only.
     #[arg(short, long)]
     quiet: bool,
+    /// Reference stack backend, for scenarios with `[target] reference = true`:
+    /// docker, embedded, or auto (Docker when the engine and images are there).
+    #[arg(long, default_value = "auto", value_name = "BACKEND")]
+    backend: kneepoint::stack::Backend,
+    /// Keep the reference service's rate limits on (they are lifted by default).
+    #[arg(long)]
+    rate_limits: bool,
 }
 
 impl RunArgs {
@@ -39,6 +46,8 @@ impl RunArgs {
             duration: self.duration,
             overrides: self.set,
             quiet: self.quiet,
+            backend: self.backend,
+            rate_limits: self.rate_limits,
         })
     }
 }
