@@ -651,7 +651,12 @@ fn promote(ctx: &mut Ctx<'_>, path: &Path, text: &str, raw: RawScenario) -> Opti
     let feeders = promote_feeders(ctx, &raw.feeder);
     define_captures(ctx, &raw.transaction);
     let transactions = promote_transactions(ctx, &raw.transaction);
-    let slas = promote_slas(ctx, &raw.sla, &raw.transaction);
+    let slas = promote_slas(
+        ctx,
+        &raw.sla,
+        &raw.transaction,
+        scraped(ctx, raw.target.as_ref()),
+    );
     let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     Some(Scenario {
         name: name?,
@@ -2019,10 +2024,23 @@ const METRICS: &[&str] = &[
     "server:",
 ];
 
+/// Whether the run will scrape server metrics: `[target]` names a `metrics_url` (or had one that
+/// is already reported as malformed), or aims at the reference stack, which exposes its own.
+fn scraped(ctx: &Ctx<'_>, target: Option<&Spanned<RawTarget>>) -> bool {
+    target.is_none_or(|t| {
+        let raw = t.get_ref();
+        raw.metrics_url.is_some()
+            || raw.reference.as_ref().is_some_and(|r| *r.get_ref())
+            || ctx.was_removed(&t.span(), "metrics_url")
+    })
+}
+
+/// `scraped`: whether server series will have samples (see [`scraped`]).
 fn promote_slas(
     ctx: &mut Ctx<'_>,
     raw: &[Spanned<RawSla>],
     txs: &[Spanned<RawTransaction>],
+    scraped: bool,
 ) -> Vec<Sla> {
     // Scopes come from the raw transactions, so an SLA on a transaction that has an error of
     // its own is not reported a second time.
@@ -2079,7 +2097,21 @@ fn promote_slas(
             }
         };
         let metric = match &s.metric {
-            Some(m) => parse_metric(ctx, m),
+            Some(m) => match parse_metric(ctx, m) {
+                Some(SlaMetric::Server(series)) if !scraped => {
+                    ctx.err_help(
+                        m.span(),
+                        format!("SLA on server series `{series}` but nothing is scraped"),
+                        "needs `[target] metrics_url`",
+                        Some(
+                            "add `metrics_url = \"http://127.0.0.1:8080/metrics\"` to `[target]`"
+                                .to_owned(),
+                        ),
+                    );
+                    None
+                }
+                metric => metric,
+            },
             None => {
                 ctx.missing(span.clone(), "metric", "`[[sla]]`", Some("add `metric = \"p95\"` (or p50, p90, p99, p99.9, max, mean, error_rate, throughput)".to_owned()));
                 None
@@ -2189,7 +2221,7 @@ fn parse_metric(ctx: &mut Ctx<'_>, m: &Spanned<String>) -> Option<SlaMetric> {
         "throughput" => Some(SlaMetric::Throughput),
         _ => match s.strip_prefix("server:") {
             Some(series) if !series.trim().is_empty() => {
-                Some(SlaMetric::Server(series.trim().to_owned()))
+                return server_series(ctx, m.span(), series.trim());
             }
             _ => None,
         },
@@ -2203,6 +2235,31 @@ fn parse_metric(ctx: &mut Ctx<'_>, m: &Spanned<String>) -> Option<SlaMetric> {
         );
     }
     metric
+}
+
+/// A `server:<series>` metric, if the run records that series: an SLA on a series that is never
+/// scraped could only fail for want of samples.
+fn server_series(ctx: &mut Ctx<'_>, span: Range<usize>, series: &str) -> Option<SlaMetric> {
+    let known = crate::scrape::SERIES.iter().map(|d| d.name);
+    if known.clone().any(|k| k == series) {
+        return Some(SlaMetric::Server(series.to_owned()));
+    }
+    let help = did_you_mean(series, known.clone()).unwrap_or_else(|| {
+        format!(
+            "recorded series: {}",
+            known
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    ctx.err_help(
+        span,
+        format!("unknown server series `{series}`"),
+        "not a series kneepoint records",
+        Some(help),
+    );
+    None
 }
 
 /// Threshold in the metric's base unit (µs, ratio, per second), plus its text as written.
