@@ -7,4 +7,5 @@ mod cli {
     mod numbers;
     mod outputs;
     mod scripting;
+    mod validate;
 }
