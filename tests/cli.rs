@@ -11,4 +11,5 @@ mod cli {
     mod numbers;
     mod outputs;
     mod scripting;
+    mod validate;
 }

@@ -137,15 +137,126 @@ mod tests {
         e.errors().iter().map(|x| format!("{x}\n")).collect()
     }
 
+    /// Every scenario shipped under `scenarios/`: the examples, the main job and the reference set.
     #[test]
     fn every_example_parses() {
-        let files = tomls(&root().join("scenarios/examples"));
-        assert!(files.len() >= 3, "{files:?}");
-        for f in files {
-            if let Err(e) = load(&f, &[]) {
-                panic!("{}: {}", f.display(), show(&e));
+        for (dir, at_least) in [
+            ("scenarios/examples", 4),
+            ("scenarios", 1),
+            ("scenarios/reference", 5),
+        ] {
+            let files = tomls(&root().join(dir));
+            assert!(files.len() >= at_least, "{dir}: {files:?}");
+            for f in files {
+                if let Err(e) = load(&f, &[]) {
+                    panic!("{}: {}", f.display(), show(&e));
+                }
             }
         }
+    }
+
+    fn reference_scenarios() -> Vec<(PathBuf, Scenario)> {
+        let mut files = tomls(&root().join("scenarios/reference"));
+        files.push(root().join("scenarios/reference.toml"));
+        files
+            .into_iter()
+            .map(|f| {
+                let s = load(&f, &[]).unwrap_or_else(|e| panic!("{}: {}", f.display(), show(&e)));
+                (f, s)
+            })
+            .collect()
+    }
+
+    /// Anonymous callers share one small per-address limit (20 a minute), so a reference
+    /// scenario that forgot its API key would measure the limiter instead of the service. Only
+    /// login, which has a limit class of its own, goes without.
+    #[test]
+    fn reference_scenarios_aim_at_the_stack_and_identify_every_request() {
+        let identifies = |headers: &[(String, crate::template::Template)]| {
+            headers
+                .iter()
+                .any(|(n, _)| n == "x-api-key" || n == "authorization")
+        };
+        for (f, s) in reference_scenarios() {
+            assert!(s.target.reference, "{}", f.display());
+            let vars = vec![Some("1".to_owned()); s.vars.len()];
+            let ctx = RenderContext {
+                vars: &vars,
+                user: 0,
+                iteration: 0,
+            };
+            for t in &s.transactions {
+                for r in &t.requests {
+                    let path = r.url.render(&ctx, &s.vars).expect("every variable is set");
+                    assert!(
+                        identifies(&s.target.headers)
+                            || identifies(&r.headers)
+                            || path.starts_with("/api/auth/"),
+                        "{}: {}/{} is anonymous",
+                        f.display(),
+                        t.name,
+                        r.name
+                    );
+                }
+            }
+        }
+    }
+
+    /// The stack seeds 1 000 items over 10 accounts unless told otherwise: every id a feeder
+    /// hands out must exist there.
+    #[test]
+    fn reference_feeders_use_ids_of_the_smallest_seed() {
+        let limits = [("account_id", 10), ("item_id", 1_000)];
+        for (f, s) in reference_scenarios() {
+            for feeder in &s.feeders {
+                for (c, (column, _)) in feeder.columns.iter().enumerate() {
+                    let Some((_, max)) = limits.iter().find(|(name, _)| name == column) else {
+                        continue;
+                    };
+                    for row in &feeder.rows {
+                        let id: u64 = row[c].parse().expect("numeric id");
+                        assert!((1..=*max).contains(&id), "{}: {column} {id}", f.display());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The main job gates on the usual targets: GET p95 < 200 ms, writes p95 < 500 ms, the heavy
+    /// stats aggregate p95 < 2 s, errors < 0.1 % (stopping the run), cache hits >= 80 %.
+    #[test]
+    fn main_job_has_an_sla_per_request_from_the_guides() {
+        let s = load(&root().join("scenarios/reference.toml"), &[]).expect("valid");
+        assert!(s.target.reference);
+        for t in &s.transactions {
+            for r in &t.requests {
+                let scope = format!("{}/{}", t.name, r.name);
+                let sla = s
+                    .slas
+                    .iter()
+                    .find(|x| {
+                        x.scope.name() == scope
+                            || (t.requests.len() == 1 && x.scope.name() == t.name)
+                    })
+                    .unwrap_or_else(|| panic!("no SLA covers `{scope}`"));
+                let want = match (t.name.as_str(), r.method) {
+                    ("stats", _) => 2_000_000.0,
+                    (_, Method::Get) => 200_000.0,
+                    _ => 500_000.0,
+                };
+                assert_eq!(sla.metric, SlaMetric::Latency(LatencyStat::P95), "{scope}");
+                assert_eq!(sla.threshold, want, "{scope}");
+            }
+        }
+        assert!(s.slas.iter().any(|x| x.metric == SlaMetric::ErrorRate
+            && x.threshold == 0.001
+            && x.scope == SlaScope::Overall
+            && x.abort));
+        assert!(s.slas.iter().any(
+            |x| x.metric == SlaMetric::Server("cache_hit_ratio".to_owned())
+                && x.comparison == Comparison::Ge
+                && x.threshold == 0.8
+        ));
     }
 
     /// Load a bad fixture and compare its problems, in order, with `(line, column, text in the
@@ -281,6 +392,19 @@ mod tests {
             &[(13, 10, "unknown SLA metric `p59`")],
         );
         hint(&e, 0, "did you mean");
+    }
+
+    #[test]
+    fn sla_server_series_must_be_recorded_and_scraped() {
+        let e = check(
+            "sla_server_series.toml",
+            &[
+                (13, 10, "unknown server series `cache_hit_rate`"),
+                (18, 10, "nothing is scraped"),
+            ],
+        );
+        hint(&e, 0, "did you mean `cache_hit_ratio`?");
+        hint(&e, 1, "metrics_url");
     }
 
     #[test]
@@ -554,7 +678,10 @@ mod tests {
         assert_eq!(sla.threshold_text, "1.5s");
         assert_eq!(s.slas[1].scope, SlaScope::Transaction("signup".to_owned()));
         assert!((s.slas[1].threshold - 0.005).abs() < 1e-12);
-        assert_eq!(s.slas[2].metric, SlaMetric::Server("cpu".to_owned()));
+        assert_eq!(
+            s.slas[2].metric,
+            SlaMetric::Server("process_cpu_cores".to_owned())
+        );
         assert_eq!(s.slas[2].threshold, 0.75);
     }
 
