@@ -545,6 +545,11 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
         crate::scenario::load(&opts.scenario, &overrides).map_err(Failure::invalid)?;
     if let Some(target) = &opts.target {
         scenario.target.base_url = target.trim_end_matches('/').to_owned();
+        // A scenario written for the reference stack keeps its server-side series when aimed
+        // at a reference service started elsewhere.
+        if scenario.target.reference && scenario.target.metrics_url.is_none() {
+            scenario.target.metrics_url = Some(format!("{}/metrics", scenario.target.base_url));
+        }
         scenario.target.reference = false;
     }
     let out = opts
