@@ -843,4 +843,102 @@ mod tests {
             ShardError::IndexAboveCount { index: 5, count: 4 }
         ));
     }
+
+    /// A loopback target that answers every path after 2 ms and counts what it answered.
+    async fn counting_target() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let hits = Arc::new(AtomicU64::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let h = h.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                h.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), hits)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sharded_runs_merge_to_the_unsharded_counts() {
+        use crate::run::{RunSettings, execute};
+        use crate::scenario::model::{Method, RequestSpec, Transaction};
+        use crate::template::Template;
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
+
+        let (url, hits) = counting_target().await;
+        let mut s = scenario(closed(&[6.0]), Some(45), vec![]);
+        s.target.base_url = url;
+        s.load.max_duration = Some(Duration::from_secs(20));
+        s.transactions = vec![Transaction {
+            name: "t".into(),
+            weight: 1,
+            think_time: None,
+            requests: vec![RequestSpec {
+                name: "r".into(),
+                method: Method::Get,
+                url: Template::literal("/hit"),
+                headers: vec![],
+                body: None,
+                checks: vec![],
+                captures: vec![],
+                think_time: None,
+            }],
+        }];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let whole = execute(
+            Arc::new(s.clone()),
+            &RunSettings::new(dir.path().join("whole")),
+        )
+        .await
+        .expect("unsharded run");
+        let whole_hits = hits.swap(0, Ordering::SeqCst);
+
+        // The driver runs one load at a time per process, so the shards run one after another
+        // here; on real workers they run side by side.
+        let mut parts = Vec::new();
+        for shard in shards(3) {
+            let mut settings =
+                RunSettings::new(dir.path().join(format!("shard-{}", shard.index())));
+            settings.run_id = Some("run-42".into());
+            settings.shard = Some(shard.info());
+            let part = apply(&s, shard).expect("6 users on 3 shards");
+            let results = execute(Arc::new(part), &settings).await.expect("shard run");
+            assert_eq!(results.shard, Some(shard.info()));
+            assert_eq!(results.run_id, "run-42");
+            let written = crate::results::RunResults::read(&settings.out_dir).expect("written");
+            assert_eq!(written.shard, Some(shard.info()), "identity is in the file");
+            parts.push(results);
+        }
+        let merged = crate::merge::merge(&parts).expect("all three shards");
+        let count = |r: &crate::results::RunResults| r.overall().expect("overall").stats.requests;
+        assert_eq!(count(&whole), 45);
+        assert_eq!(count(&merged), count(&whole), "merged = unsharded");
+        assert_eq!(parts.iter().map(count).collect::<Vec<_>>(), [15, 15, 15]);
+        assert_eq!(hits.load(Ordering::SeqCst), whole_hits, "the target agrees");
+        assert_eq!(
+            merged.overall().expect("o").status_codes,
+            whole.overall().expect("w").status_codes
+        );
+        assert_eq!(merged.shards, 3);
+        assert_eq!(merged.run_id, "run-42");
+        assert_eq!(
+            merged.profile, whole.profile,
+            "configured users and caps add back up"
+        );
+        // One shard short is an error that names it.
+        let err = crate::merge::merge(&parts[..2]).expect_err("shard 3 missing");
+        assert!(
+            err.to_string().starts_with("shards 3 of 3 are missing"),
+            "{err}"
+        );
+    }
 }
