@@ -4,6 +4,7 @@ mod cli {
     pub mod support;
 
     mod exit_codes;
+    mod kubernetes;
     mod numbers;
     mod outputs;
     mod scripting;
