@@ -1079,4 +1079,35 @@ mod tests {
             RunStatus::Failed { .. }
         ));
     }
+
+    #[test]
+    fn shard_identity_and_merged_inputs_validate_against_the_schema() {
+        const SCHEMA: &str = include_str!("../schemas/results.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
+        let validator = jsonschema::draft202012::new(&schema).expect("valid schema");
+        let (_, a, b) = shard_halves();
+        let mut failed = b.clone();
+        failed.status = RunStatus::Failed {
+            reason: "target unreachable".into(),
+        };
+        let merged = merge(&[a.clone(), failed]).expect("complete");
+        for run in [&a, &merged] {
+            let value = serde_json::to_value(run).expect("serializable");
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(errors.is_empty(), "{errors:#?}");
+            let back: RunResults = serde_json::from_value(value).expect("reads back");
+            assert_eq!(&back, run);
+        }
+        let text = serde_json::to_string(&a).expect("json");
+        assert!(
+            text.contains(r#""shard":{"index":1,"count":2}"#),
+            "{text:.200}"
+        );
+        // An ordinary run's file is unchanged: neither field is written.
+        let plain = serde_json::to_value(fixtures::closed_run()).expect("json");
+        assert!(plain.get("shard").is_none() && plain.get("merged_from").is_none());
+    }
 }
