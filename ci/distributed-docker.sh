@@ -170,7 +170,7 @@ info "service: $svc, $service_url from this host, http://$svc:8080 from the work
 metrics() { python3 -c 'import sys, urllib.request
 print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$service_url/metrics"; }
 ready=0
-for _ in $(seq 120); do
+for _ in $(seq 240); do
 	if python3 -c 'import sys, urllib.request
 urllib.request.urlopen(sys.argv[1], timeout=2)' "$service_url/ready" 2>/dev/null; then
 		ready=1
@@ -178,7 +178,7 @@ urllib.request.urlopen(sys.argv[1], timeout=2)' "$service_url/ready" 2>/dev/null
 	fi
 	sleep 0.5
 done
-[ "$ready" = 1 ] || { docker logs --tail 30 "$svc" >&2; fail "the service was not ready within 60 s"; }
+[ "$ready" = 1 ] || { docker logs --tail 30 "$svc" >&2; fail "the service was not ready within 120 s"; }
 info "service ready"
 # Requests the service counted on the route: sum of http_requests_total{route=...} samples.
 counted() {

@@ -18,6 +18,10 @@ use crate::scenario::model::{FeederMode, LoadModel, Scenario, Stage};
 /// little late still join (they begin at once), a stale time from an earlier run does not.
 pub const START_GRACE: Duration = Duration::from_secs(10);
 
+/// How far ahead a `--start-at` time may be: further is more likely a typo (a wrong day or
+/// zone) than a plan, and a worker would sit idle until then.
+pub const START_AHEAD_MAX: Duration = Duration::from_secs(24 * 3600);
+
 /// How often a barrier folder is looked at. Shards start within about this much of each other.
 pub const BARRIER_POLL: Duration = Duration::from_millis(50);
 
@@ -182,6 +186,15 @@ pub enum ShardError {
         at: jiff::Timestamp,
         /// Seconds since then.
         late_s: f64,
+    },
+    /// `--start-at` lies further ahead than [`START_AHEAD_MAX`].
+    #[error("the start time {at} is {ahead_h:.1} h away, more than a day ahead")]
+    #[diagnostic(help("check the date and the time zone (`Z` is UTC)"))]
+    StartTooFar {
+        /// The requested start.
+        at: jiff::Timestamp,
+        /// Hours until then.
+        ahead_h: f64,
     },
     /// The barrier folder could not be created or written.
     #[error("cannot use the barrier folder `{}`", path.display())]
@@ -357,7 +370,8 @@ pub enum StartAt {
 ///
 /// - [`StartAt::Now`] returns at once.
 /// - [`StartAt::At`] sleeps until the time; a time more than [`START_GRACE`] in the past is
-///   [`ShardError::StartPassed`], a more recent one returns at once.
+///   [`ShardError::StartPassed`], a more recent one returns at once; one more than
+///   [`START_AHEAD_MAX`] ahead is [`ShardError::StartTooFar`].
 /// - [`StartAt::Barrier`] creates the folder if needed, creates `DIR/ready-I` (I = 1-based
 ///   `shard.index()`; [`ShardError::BarrierStale`] if it exists already), then polls every
 ///   [`BARRIER_POLL`] until `ready-1` … `ready-{expected}` all exist and returns; so every shard
@@ -389,7 +403,14 @@ async fn wait_until(at: jiff::Timestamp) -> Result<(), ShardError> {
         }
         return Ok(());
     }
-    tokio::time::sleep(ahead.unsigned_abs()).await;
+    let ahead = ahead.unsigned_abs();
+    if ahead > START_AHEAD_MAX {
+        return Err(ShardError::StartTooFar {
+            at,
+            ahead_h: ahead.as_secs_f64() / 3600.0,
+        });
+    }
+    tokio::time::sleep(ahead).await;
     Ok(())
 }
 
@@ -770,6 +791,13 @@ mod tests {
             .await
             .expect_err("a minute ago");
         assert!(matches!(err, ShardError::StartPassed { late_s, .. } if late_s >= 59.0));
+        let typo = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+            .expect("in range");
+        let err = wait_for_start(&StartAt::At(typo), shard)
+            .await
+            .expect_err("a month ahead");
+        assert!(err.to_string().contains("more than a day ahead"), "{err}");
         wait_for_start(&StartAt::Now, shard).await.expect("now");
     }
 
