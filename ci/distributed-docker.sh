@@ -154,9 +154,11 @@ for i in "$postgres_image" "$redis_image" "$service_image"; do
 done
 docker network create --label "$label" "$net" >/dev/null
 docker volume create --label "$label" "$vol" >/dev/null
+# `-c fsync=off`: a throwaway database; it also gives the image's entrypoint the extra
+# arguments it expects (with none, its pg_ctl gets an empty argument and PostgreSQL refuses it).
 docker run -d --label "$label" --name "$pg" --network "$net" \
 	-e POSTGRES_USER=kneepoint -e POSTGRES_PASSWORD=kneepoint -e POSTGRES_DB=reference \
-	"$postgres_image" >/dev/null
+	"$postgres_image" postgres -c fsync=off >/dev/null
 docker run -d --label "$label" --name "$redis" --network "$net" "$redis_image" >/dev/null
 docker run -d --label "$label" --name "$svc" --network "$net" -p 127.0.0.1::8080 \
 	-e "DATABASE_URL=postgres://kneepoint:kneepoint@$pg:5432/reference" \
