@@ -177,7 +177,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
 /// Shards of a distributed run (inputs with `shard` set) must all be there: every input a shard
 /// of the same run id and shard count, each shard number once, none missing — otherwise
 /// [`MergeError::ShardMixed`], [`MergeError::ShardCountMismatch`], [`MergeError::RunMismatch`],
-/// [`MergeError::DuplicateShard`] or [`MergeError::MissingShards`]. They are merged in shard
+/// [`MergeError::NoSuchShard`], [`MergeError::DuplicateShard`] or [`MergeError::MissingShards`]. They are merged in shard
 /// order (so configured rates add up bit for bit), failure reasons are prefixed with the shard
 /// (`shard 2/4: …`), and `merged_from` lists every input.
 pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
