@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 
 use crate::results::{
-    ArrivalStats, ErrorCount, ErrorKind, LatencySummary, LoadProfile, ResultsError, RunResults,
-    RunStatus, ScopeKind, ScopeResults, ScopeStats, SecondSample, SerializedHistogram,
-    ServerSeries, StageRecord, new_histogram,
+    ArrivalStats, ErrorCount, ErrorKind, LatencySummary, LoadProfile, MergedInput, ResultsError,
+    RunResults, RunStatus, ScopeKind, ScopeResults, ScopeStats, SecondSample, SerializedHistogram,
+    ServerSeries, ShardInfo, StageRecord, new_histogram,
 };
 
 /// Most sample messages kept per error kind.
@@ -47,6 +47,89 @@ pub enum MergeError {
         /// The input it repeats.
         other: String,
     },
+    /// Some inputs are shards of a distributed run and others are not.
+    #[error("`{shard}` is shard {index}/{count} of a distributed run but `{other}` is not a shard")]
+    #[diagnostic(help("merge the shards of one run together, without other results"))]
+    ShardMixed {
+        /// An input that is a shard.
+        shard: String,
+        /// Its shard number.
+        index: u32,
+        /// Its shard count.
+        count: u32,
+        /// An input that is not.
+        other: String,
+    },
+    /// Shards of runs split into different numbers of shards.
+    #[error("`{label}` is one of {found} shards but `{first}` is one of {expected}")]
+    #[diagnostic(help("merge the shards of one run together, without other results"))]
+    ShardCountMismatch {
+        /// The first input.
+        first: String,
+        /// Its shard count.
+        expected: u32,
+        /// The input that differs.
+        label: String,
+        /// Its shard count.
+        found: u32,
+    },
+    /// Shards from different distributed runs.
+    #[error("`{label}` belongs to run `{found}` but `{first}` to run `{expected}`")]
+    #[diagnostic(help(
+        "every shard of one run carries the same run id (`--run-id`); merge one run's shards"
+    ))]
+    RunMismatch {
+        /// The first input.
+        first: String,
+        /// Its run id.
+        expected: String,
+        /// The input that differs.
+        label: String,
+        /// Its run id.
+        found: String,
+    },
+    /// An input claims a shard number outside 1..=count.
+    #[error("`{label}` claims to be shard {index}/{count}, which does not exist")]
+    NoSuchShard {
+        /// The input.
+        label: String,
+        /// Its shard number.
+        index: u32,
+        /// Its shard count.
+        count: u32,
+    },
+    /// Two inputs claim the same shard.
+    #[error("`{label}` and `{other}` are both shard {index}/{count}")]
+    #[diagnostic(help(
+        "each shard of a run is merged once; look for a copy or a misnumbered worker"
+    ))]
+    DuplicateShard {
+        /// The later input.
+        label: String,
+        /// The earlier one.
+        other: String,
+        /// The shard number both claim.
+        index: u32,
+        /// The shard count.
+        count: u32,
+    },
+    /// Fewer shards than the run was split into: a partial merge would understate the load.
+    #[error(
+        "shards {} of {count} are missing: only {got} of {count} results were given",
+        join_numbers(missing)
+    )]
+    #[diagnostic(help(
+        "find those workers' results (or their failure) and merge all {count}; a partial merge \
+         would report less load than was configured"
+    ))]
+    MissingShards {
+        /// 1-based numbers of the absent shards.
+        missing: Vec<u32>,
+        /// Shards the run was split into.
+        count: u32,
+        /// Shards given.
+        got: u32,
+    },
     /// A stored histogram could not be read or added.
     #[error("`{label}`, scope `{scope}`: {message}")]
     Histogram {
@@ -70,6 +153,14 @@ pub struct InputScenario {
     pub sha256: String,
 }
 
+fn join_numbers(numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Merge runs of the same scenario; inputs are named `input 1`, `input 2`… in errors.
 pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     merge_labeled(runs, &[])
@@ -82,6 +173,13 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
 /// index, the series by wall-clock second (`started_at + t`, offsets rounded to whole seconds),
 /// configured loads and `shards` are summed, the status is the worst input's, and the first
 /// input's SLA verdicts are re-evaluated against the merged scopes.
+///
+/// Shards of a distributed run (inputs with `shard` set) must all be there: every input a shard
+/// of the same run id and shard count, each shard number once, none missing — otherwise
+/// [`MergeError::ShardMixed`], [`MergeError::ShardCountMismatch`], [`MergeError::RunMismatch`],
+/// [`MergeError::NoSuchShard`], [`MergeError::DuplicateShard`] or [`MergeError::MissingShards`]. They are merged in shard
+/// order (so configured rates add up bit for bit), failure reasons are prefixed with the shard
+/// (`shard 2/4: …`), and `merged_from` lists every input.
 pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
     let label = |i: usize| {
         labels
@@ -112,6 +210,23 @@ pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResult
         }
     }
 
+    if let Some(order) = shard_order(runs, &label)? {
+        let runs: Vec<RunResults> = order.iter().map(|&i| prefix_reason(&runs[i])).collect();
+        let labels: Vec<String> = order.iter().map(|&i| label(i)).collect();
+        return merge_inputs(&runs, &labels);
+    }
+    merge_inputs(runs, labels)
+}
+
+/// Merge checked inputs (same scenario, no duplicates; shards complete and in order).
+fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
+    let label = |i: usize| {
+        labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("input {}", i + 1))
+    };
+    let first = runs.first().ok_or(MergeError::Empty)?;
     let started_at = runs
         .iter()
         .map(|r| r.started_at)
@@ -155,9 +270,109 @@ pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResult
         slas: Vec::new(),
         server_metrics: merge_server_metrics(runs, &offsets),
         shards: runs.iter().map(|r| r.shards).sum(),
+        shard: None,
+        merged_from: runs
+            .iter()
+            .map(|r| MergedInput {
+                run_id: r.run_id.clone(),
+                shard: r.shard,
+                started_at: r.started_at,
+                status: r.status.clone(),
+                requests: r.overall().map_or(0, |o| o.stats.requests),
+            })
+            .collect(),
     };
     merged.slas = crate::sla::reevaluate(&first.slas, &merged);
     Ok(merged)
+}
+
+/// For shards of a distributed run: check they are complete and return the inputs' indexes in
+/// shard order. `None` when no input is a shard.
+fn shard_order(
+    runs: &[RunResults],
+    label: &dyn Fn(usize) -> String,
+) -> Result<Option<Vec<usize>>, MergeError> {
+    let Some(first) = runs.iter().position(|r| r.shard.is_some()) else {
+        return Ok(None);
+    };
+    let head = runs[first]
+        .shard
+        .unwrap_or(ShardInfo { index: 1, count: 1 });
+    let mut slots: Vec<Option<usize>> = vec![None; head.count as usize];
+    for (i, run) in runs.iter().enumerate() {
+        let Some(shard) = run.shard else {
+            return Err(MergeError::ShardMixed {
+                shard: label(first),
+                index: head.index,
+                count: head.count,
+                other: label(i),
+            });
+        };
+        if shard.count != head.count {
+            return Err(MergeError::ShardCountMismatch {
+                first: label(first),
+                expected: head.count,
+                label: label(i),
+                found: shard.count,
+            });
+        }
+        if run.run_id != runs[first].run_id {
+            return Err(MergeError::RunMismatch {
+                first: label(first),
+                expected: runs[first].run_id.clone(),
+                label: label(i),
+                found: run.run_id.clone(),
+            });
+        }
+        // A file written by this build has 1 <= index <= count; a hand-edited one may not.
+        let Some(slot) = shard
+            .index
+            .checked_sub(1)
+            .and_then(|s| slots.get_mut(s as usize))
+        else {
+            return Err(MergeError::NoSuchShard {
+                label: label(i),
+                index: shard.index,
+                count: shard.count,
+            });
+        };
+        if let Some(j) = *slot {
+            return Err(MergeError::DuplicateShard {
+                label: label(i),
+                other: label(j),
+                index: shard.index,
+                count: shard.count,
+            });
+        }
+        *slot = Some(i);
+    }
+    let missing: Vec<u32> = (1..=head.count)
+        .zip(&slots)
+        .filter(|(_, s)| s.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::MissingShards {
+            got: head.count - u32::try_from(missing.len()).unwrap_or(head.count),
+            missing,
+            count: head.count,
+        });
+    }
+    Ok(Some(slots.into_iter().flatten().collect()))
+}
+
+/// A copy whose failure or abort reason names its shard, so the merged status says which failed.
+fn prefix_reason(run: &RunResults) -> RunResults {
+    let mut run = run.clone();
+    if let Some(shard) = run.shard {
+        match &mut run.status {
+            RunStatus::Aborted { reason } | RunStatus::Failed { reason } => {
+                *reason = format!("shard {}/{}: {reason}", shard.index, shard.count);
+            }
+            RunStatus::InProgress | RunStatus::Completed | RunStatus::Interrupted => {}
+        }
+    }
+    run
 }
 
 /// Headline numbers of a scope from its counts and histograms.
@@ -613,6 +828,7 @@ mod tests {
         // shard count are set aside.
         let mut normalized = merged.clone();
         normalized.shards = 1;
+        normalized.merged_from = Vec::new();
         for (m, w) in normalized.series.iter_mut().zip(&whole.series) {
             (m.p50_us, m.p95_us, m.p99_us) = (w.p50_us, w.p95_us, w.p99_us);
         }
@@ -734,5 +950,164 @@ mod tests {
             "{:?}",
             merged.profile
         );
+    }
+
+    /// The two halves as shards 1/2 and 2/2 of one run.
+    fn shard_halves() -> (RunResults, RunResults, RunResults) {
+        let (whole, mut a, mut b) = halves();
+        a.shard = Some(ShardInfo { index: 1, count: 2 });
+        b.shard = Some(ShardInfo { index: 2, count: 2 });
+        (whole, a, b)
+    }
+
+    #[test]
+    fn shards_merge_in_shard_order_and_list_their_inputs() {
+        let (whole, a, b) = shard_halves();
+        let merged = merge(&[b.clone(), a.clone()]).expect("complete");
+        assert_eq!(merged.shards, 2);
+        assert_eq!(merged.shard, None);
+        assert_eq!(merged.run_id, a.run_id, "one run id, not joined");
+        let order: Vec<_> = merged.merged_from.iter().map(|m| m.shard).collect();
+        assert_eq!(order, [a.shard, b.shard]);
+        assert_eq!(
+            merged.merged_from.iter().map(|m| m.requests).sum::<u64>(),
+            merged.overall().expect("o").stats.requests
+        );
+        assert_eq!(
+            merged.overall().expect("o").stats,
+            whole.overall().expect("w").stats
+        );
+        // Merged input order does not matter: shards are put in order first.
+        assert_eq!(merged, merge(&[a, b]).expect("complete"));
+    }
+
+    #[test]
+    fn a_missing_shard_is_named_never_merged_silently() {
+        let (_, a, mut b) = shard_halves();
+        b.shard = Some(ShardInfo { index: 2, count: 4 });
+        let mut c = b.clone();
+        c.shard = Some(ShardInfo { index: 4, count: 4 });
+        c.started_at = c
+            .started_at
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .expect("ok");
+        let mut a4 = a.clone();
+        a4.shard = Some(ShardInfo { index: 1, count: 4 });
+        let err = merge(&[a4, b, c]).expect_err("shard 3 missing");
+        assert!(
+            matches!(&err, MergeError::MissingShards { missing, count: 4, got: 3 } if missing == &[3])
+        );
+        assert_eq!(
+            err.to_string(),
+            "shards 3 of 4 are missing: only 3 of 4 results were given"
+        );
+        let err = merge(&[a]).expect_err("shard 2 missing");
+        assert!(
+            err.to_string().starts_with("shards 2 of 2 are missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn inconsistent_shards_are_refused_with_their_labels() {
+        let (_, a, b) = shard_halves();
+        let labels = ["w1.json".to_owned(), "w2.json".to_owned()];
+
+        let mut twin = b.clone();
+        twin.shard = a.shard;
+        let err = merge_labeled(&[a.clone(), twin], &labels).expect_err("two 1/2");
+        assert!(matches!(
+            err,
+            MergeError::DuplicateShard {
+                index: 1,
+                count: 2,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "`w2.json` and `w1.json` are both shard 1/2"
+        );
+
+        let mut other_run = b.clone();
+        other_run.run_id = "another-run".into();
+        let err = merge_labeled(&[a.clone(), other_run], &labels).expect_err("two runs");
+        assert!(matches!(err, MergeError::RunMismatch { .. }));
+        assert!(err.to_string().contains("another-run"), "{err}");
+
+        let mut plain = b.clone();
+        plain.shard = None;
+        let err = merge_labeled(&[plain, a.clone()], &labels).expect_err("mixed");
+        assert!(matches!(err, MergeError::ShardMixed { .. }), "{err}");
+
+        let mut three = b.clone();
+        three.shard = Some(ShardInfo { index: 2, count: 3 });
+        let err = merge_labeled(&[a.clone(), three], &labels).expect_err("counts");
+        assert!(matches!(
+            err,
+            MergeError::ShardCountMismatch {
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ));
+
+        let mut bogus = b;
+        bogus.shard = Some(ShardInfo { index: 0, count: 2 });
+        let err = merge_labeled(&[a, bogus], &labels).expect_err("0/2");
+        assert!(
+            matches!(err, MergeError::NoSuchShard { index: 0, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_failed_shard_is_named_in_the_merged_status() {
+        let (_, a, mut b) = shard_halves();
+        b.status = RunStatus::Failed {
+            reason: "target unreachable".into(),
+        };
+        let merged = merge(&[a, b]).expect("complete");
+        assert_eq!(
+            merged.status,
+            RunStatus::Failed {
+                reason: "shard 2/2: target unreachable".into()
+            }
+        );
+        assert!(matches!(
+            merged.merged_from[1].status,
+            RunStatus::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn shard_identity_and_merged_inputs_validate_against_the_schema() {
+        const SCHEMA: &str = include_str!("../schemas/results.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
+        let validator = jsonschema::draft202012::new(&schema).expect("valid schema");
+        let (_, a, b) = shard_halves();
+        let mut failed = b.clone();
+        failed.status = RunStatus::Failed {
+            reason: "target unreachable".into(),
+        };
+        let merged = merge(&[a.clone(), failed]).expect("complete");
+        for run in [&a, &merged] {
+            let value = serde_json::to_value(run).expect("serializable");
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(errors.is_empty(), "{errors:#?}");
+            let back: RunResults = serde_json::from_value(value).expect("reads back");
+            assert_eq!(&back, run);
+        }
+        let text = serde_json::to_string(&a).expect("json");
+        assert!(
+            text.contains(r#""shard":{"index":1,"count":2}"#),
+            "{text:.200}"
+        );
+        // An ordinary run's file is unchanged: neither field is written.
+        let plain = serde_json::to_value(fixtures::closed_run()).expect("json");
+        assert!(plain.get("shard").is_none() && plain.get("merged_from").is_none());
     }
 }

@@ -60,6 +60,40 @@ pub struct RunResults {
     /// Shards merged into this file (1 for an ordinary run).
     #[serde(default = "one")]
     pub shards: u32,
+    /// Which shard of a distributed run this file holds; absent for an ordinary or merged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The inputs a merged file was made from (in shard order when they are shards); empty for
+    /// a file that was not merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedInput>,
+}
+
+/// Identity of one shard of a distributed run (`--shard INDEX/COUNT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// 1-based shard number.
+    pub index: u32,
+    /// How many shards the run was split into.
+    pub count: u32,
+}
+
+/// One input of a merged results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedInput {
+    /// The input's run id.
+    pub run_id: String,
+    /// Its shard identity, when it was a shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Its wall-clock start.
+    pub started_at: jiff::Timestamp,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Requests in its overall scope.
+    pub requests: u64,
 }
 
 fn one() -> u32 {

@@ -19,7 +19,7 @@ use crate::progress::Progress;
 
 use crate::recorder::{Recorder, Scopes};
 use crate::results::{
-    ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries,
+    ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries, ShardInfo,
 };
 use crate::scenario::model::Scenario;
 use crate::scrape::Scraper;
@@ -38,6 +38,10 @@ pub struct RunSettings {
     pub max_duration: Option<Duration>,
     /// Minimum requests in a scope before an `abort = true` SLA may stop the run.
     pub abort_min_requests: u64,
+    /// Run id to write instead of a fresh one (every shard of a distributed run shares one).
+    pub run_id: Option<String>,
+    /// Which shard of a distributed run this is (written to the results as `shard`).
+    pub shard: Option<ShardInfo>,
 }
 
 impl RunSettings {
@@ -49,6 +53,8 @@ impl RunSettings {
             progress: Progress::Quiet,
             max_duration: None,
             abort_min_requests: 100,
+            run_id: None,
+            shard: None,
         }
     }
 }
@@ -117,6 +123,7 @@ struct Meta {
     target: String,
     backend: String,
     started_at: jiff::Timestamp,
+    shard: Option<ShardInfo>,
 }
 
 /// Run a scenario against its target and return the results (also written to
@@ -136,7 +143,10 @@ pub async fn execute(
     let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
     let recorder = Arc::new(Recorder::new(plan.clone(), scopes, shards));
     let meta = Meta {
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id: settings
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         info: ScenarioInfo {
             name: scenario.name.clone(),
             path: scenario.path.display().to_string(),
@@ -145,6 +155,7 @@ pub async fn execute(
         target: scenario.target.base_url.clone(),
         backend: settings.backend.clone(),
         started_at: jiff::Timestamp::now(),
+        shard: settings.shard,
     };
     let started = Instant::now();
     let scraper = scenario
@@ -302,6 +313,8 @@ fn build(
         slas: Vec::new(),
         server_metrics,
         shards: 1,
+        shard: meta.shard,
+        merged_from: Vec::new(),
     };
     results.slas = sla::evaluate(&scenario.slas, &results);
     Ok(results)

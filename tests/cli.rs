@@ -8,6 +8,7 @@ mod cli {
 
     mod browser;
     mod exit_codes;
+    mod kubernetes;
     mod numbers;
     mod outputs;
     mod scripting;

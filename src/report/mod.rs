@@ -781,6 +781,8 @@ pub(crate) mod fixtures {
             slas: Vec::new(),
             server_metrics: Vec::new(),
             shards: 1,
+            shard: None,
+            merged_from: Vec::new(),
         };
         run.slas = crate::sla::evaluate(&spec.slas, &run);
         run
