@@ -185,5 +185,9 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
         slas: Vec::new(),
         server_metrics: Vec::new(),
         shards: 1,
+        shard: None,
+        merged_from: Vec::new(),
+        shard: None,
+        merged_from: Vec::new(),
     }
 }

@@ -1438,6 +1438,10 @@ mod tests {
                     .collect(),
             }],
             shards: 1,
+            shard: None,
+            merged_from: Vec::new(),
+            shard: None,
+            merged_from: Vec::new(),
         }
     }
 
