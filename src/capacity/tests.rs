@@ -354,8 +354,6 @@ fn measurement_from_run_results_uses_the_overall_scope() {
         shards: 1,
         shard: None,
         merged_from: Vec::new(),
-        shard: None,
-        merged_from: Vec::new(),
     };
     let m = StepMeasurement::from_results(results, 12.5);
     assert_eq!(m.throughput_rps, 400.0);

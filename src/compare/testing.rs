@@ -187,7 +187,5 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
         shards: 1,
         shard: None,
         merged_from: Vec::new(),
-        shard: None,
-        merged_from: Vec::new(),
     }
 }

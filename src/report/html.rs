@@ -1440,8 +1440,6 @@ mod tests {
             shards: 1,
             shard: None,
             merged_from: Vec::new(),
-            shard: None,
-            merged_from: Vec::new(),
         }
     }
 
