@@ -1,5 +1,8 @@
 //! The one integration test binary: the real `kneepoint` executable against in-test targets.
 
+// Test helpers are `pub` for the test modules; the crate itself exports nothing.
+#![allow(unreachable_pub)]
+
 mod cli {
     pub mod support;
 

@@ -1,6 +1,6 @@
 //! Test support: a loopback target with controllable latency, and a fluent runner for the binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,11 +119,6 @@ impl Kneepoint {
             dir: tempfile::tempdir().expect("tempdir"),
             args: Vec::new(),
         }
-    }
-
-    /// The working folder (scenario files and `out/` live here).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Write a file into the working folder.

@@ -1,0 +1,958 @@
+//! Compare a baseline and a candidate run: per scope and metric, the difference with a confidence
+//! interval and a verdict a release gate can trust.
+//!
+//! Invariant: no I/O and no clock; the same inputs and [`CompareOptions::seed`] give the same
+//! [`Comparison`]. A verdict other than [`Verdict::NoChange`] needs both a change beyond the
+//! metric's noise floor and an interval that excludes zero (except `max`, which has no interval:
+//! it is judged by the noise floor alone and is not gated unless given a budget).
+//!
+//! Statistical methods are described in [`stats`]. Scopes are matched by kind and name; those in
+//! only one run are listed in the result. Request scopes are compared but, by default, not gated:
+//! each gated metric is one more chance of a false alarm, and request scopes are the most numerous.
+//! Latency comes from the actual-send histograms unless [`CompareOptions::intended`] asks for the
+//! intended-start ones (open model, coordinated-omission corrected) and both runs have them.
+//!
+//! Measured on simulated runs (log-normal latencies, Poisson arrivals, 1 % errors, overall plus
+//! two transactions, 18 gated metrics): A/A pairs fail the gate in 3.5 % of 200 pairs of 20 s ×
+//! 100/s runs and in 1 of 60 pairs of 60 s × 500/s runs. At 60 s × 500/s the P95 interval is
+//! about ±3 % wide, so with the default 5 % noise floor a P95 regression is flagged in 16 of 20
+//! pairs at +6 % and in all at +6.5 %; without a noise floor, in all at +5 %.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::results::{ResultsError, RunResults, RunStatus, ScopeKind, ScopeResults};
+
+mod junit;
+mod markdown;
+pub mod stats;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use junit::to_junit;
+pub use markdown::to_markdown;
+pub use stats::Interval;
+
+/// A compared metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Median latency.
+    P50,
+    /// 95th percentile latency.
+    P95,
+    /// 99th percentile latency.
+    P99,
+    /// Mean latency.
+    Mean,
+    /// Largest latency.
+    Max,
+    /// Completed requests (or transactions) per second.
+    Throughput,
+    /// Failed / completed.
+    ErrorRate,
+}
+
+impl Metric {
+    /// Every metric, in display order.
+    pub const ALL: [Self; 7] = [
+        Self::P50,
+        Self::P95,
+        Self::P99,
+        Self::Mean,
+        Self::Max,
+        Self::Throughput,
+        Self::ErrorRate,
+    ];
+
+    /// The key used in flags and files (`p95`, `error_rate`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::P50 => "p50",
+            Self::P95 => "p95",
+            Self::P99 => "p99",
+            Self::Mean => "mean",
+            Self::Max => "max",
+            Self::Throughput => "throughput",
+            Self::ErrorRate => "error_rate",
+        }
+    }
+
+    /// The unit values of this metric are in.
+    pub fn unit(self) -> Unit {
+        match self {
+            Self::Throughput => Unit::PerSecond,
+            Self::ErrorRate => Unit::Ratio,
+            _ => Unit::Microseconds,
+        }
+    }
+
+    /// Whether a higher value is worse (latency, error rate) or better (throughput).
+    pub fn higher_is_worse(self) -> bool {
+        self != Self::Throughput
+    }
+
+    /// The quantile of a percentile metric.
+    fn quantile(self) -> Option<f64> {
+        match self {
+            Self::P50 => Some(0.50),
+            Self::P95 => Some(0.95),
+            Self::P99 => Some(0.99),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// An unknown metric name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown metric `{0}`; expected one of p50, p95, p99, mean, max, throughput, error_rate")]
+pub struct UnknownMetric(pub String);
+
+impl FromStr for Metric {
+    type Err = UnknownMetric;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let key = s.trim().to_ascii_lowercase().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|m| m.key() == key || (key == "errors" && *m == Self::ErrorRate))
+            .ok_or_else(|| UnknownMetric(s.to_owned()))
+    }
+}
+
+/// Unit of a metric's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Microseconds.
+    Microseconds,
+    /// Per second.
+    PerSecond,
+    /// A fraction between 0 and 1.
+    Ratio,
+}
+
+impl Unit {
+    /// A value for people: `12.3 ms`, `850 µs`, `512.4/s`, `0.12 %`.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Self::Microseconds if v.abs() >= 1_000_000.0 => format!("{:.2} s", v / 1e6),
+            Self::Microseconds if v.abs() >= 1_000.0 => format!("{:.1} ms", v / 1e3),
+            Self::Microseconds => format!("{v:.0} µs"),
+            Self::PerSecond => format!("{v:.1}/s"),
+            Self::Ratio => format!("{:.2} %", v * 100.0),
+        }
+    }
+
+    /// A signed difference for people: `+1.2 ms`, `−0.05 %`.
+    pub fn format_delta(self, v: f64) -> String {
+        let sign = if v < 0.0 { "−" } else { "+" };
+        format!("{sign}{}", self.format(v.abs()))
+    }
+}
+
+/// Settings of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareOptions {
+    /// Relative changes at or below this are never a regression or improvement (0.05 = 5 %).
+    pub noise_floor: f64,
+    /// Per-metric noise floors replacing [`Self::noise_floor`].
+    pub noise_floors: BTreeMap<Metric, f64>,
+    /// Largest allowed relative regression per metric; a regression beyond it fails the gate.
+    /// A gated metric without a budget fails the gate on any regression.
+    pub budgets: BTreeMap<Metric, f64>,
+    /// Two-sided confidence of the intervals (0.95).
+    pub confidence: f64,
+    /// Bootstrap replicates per percentile.
+    pub resamples: usize,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Gate request scopes too (by default only overall and transactions are gated).
+    pub gate_requests: bool,
+    /// Metrics that take part in the gate (every metric but `max` by default); a metric with a
+    /// budget is gated too. Fewer gated metrics also narrow the simultaneous intervals.
+    pub gate_metrics: Vec<Metric>,
+    /// Compare the intended-start (coordinated-omission corrected) latency of open-model runs
+    /// when both runs have it; otherwise the latency from the actual send.
+    pub intended: bool,
+    /// Make the gated intervals simultaneous (Bonferroni): each gated metric's interval is at
+    /// confidence `1 − (1 − confidence) / k` for `k` gated metrics, so the chance that noise
+    /// alone fails the gate stays below `1 − confidence` however many metrics are gated.
+    pub simultaneous: bool,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        Self {
+            noise_floor: 0.05,
+            noise_floors: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            confidence: 0.95,
+            resamples: 1000,
+            seed: 0x6b6e_6565_706f_696e,
+            gate_requests: false,
+            gate_metrics: Metric::ALL
+                .into_iter()
+                .filter(|m| *m != Metric::Max)
+                .collect(),
+            intended: false,
+            simultaneous: true,
+        }
+    }
+}
+
+impl CompareOptions {
+    /// Noise floor of one metric.
+    pub fn noise_floor_of(&self, metric: Metric) -> f64 {
+        self.noise_floors
+            .get(&metric)
+            .copied()
+            .unwrap_or(self.noise_floor)
+    }
+
+    fn validate(&self) -> Result<(), CompareError> {
+        let bad = |what: &str, value: f64| CompareError::Options(format!("{what} is {value}"));
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return Err(bad(
+                "confidence must lie between 0.5 and 1 (exclusive) but",
+                self.confidence,
+            ));
+        }
+        for (name, v) in std::iter::once(("noise floor", self.noise_floor))
+            .chain(self.noise_floors.values().map(|v| ("noise floor", *v)))
+            .chain(self.budgets.values().map(|v| ("budget", *v)))
+        {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(
+                    &format!("a {name} must be a non-negative fraction but"),
+                    v,
+                ));
+            }
+        }
+        if self.resamples < 100 {
+            return Err(CompareError::Options(format!(
+                "at least 100 resamples are needed but {} were asked for",
+                self.resamples
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Which of the two runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The reference run.
+    Baseline,
+    /// The run under test.
+    Candidate,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Baseline => "baseline",
+            Self::Candidate => "candidate",
+        })
+    }
+}
+
+/// Why two runs cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The runs are of different scenarios.
+    #[error("the baseline ran scenario `{baseline}` but the candidate ran `{candidate}`")]
+    ScenarioMismatch {
+        /// Baseline scenario name.
+        baseline: String,
+        /// Candidate scenario name.
+        candidate: String,
+    },
+    /// No scope (not even `overall`) is in both runs.
+    #[error("the runs have no scope in common")]
+    NoCommonScope,
+    /// A stored histogram could not be decoded.
+    #[error("the {side} histogram of scope `{scope}` cannot be read")]
+    Decode {
+        /// Which run.
+        side: Side,
+        /// Which scope.
+        scope: String,
+        /// Cause.
+        #[source]
+        source: ResultsError,
+    },
+    /// Options out of range.
+    #[error("invalid compare options: {0}")]
+    Options(String),
+    /// A JUnit report could not be serialized.
+    #[error("cannot write the JUnit report: {0}")]
+    Junit(String),
+}
+
+/// Outcome of one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Worse beyond the noise floor, and significant.
+    Regression,
+    /// Better beyond the noise floor, and significant.
+    Improvement,
+    /// Within the noise floor or not significant.
+    NoChange,
+}
+
+/// How a metric counts for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// Informational only.
+    NotGated,
+    /// Gated and within its budget.
+    Pass,
+    /// Gated and regressed beyond its budget.
+    Fail,
+}
+
+/// How the interval of a metric was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Bootstrap of the percentile from the histograms (exact order-statistic draws).
+    Bootstrap,
+    /// Welch's t interval on the mean latency.
+    WelchMean,
+    /// Welch's t interval on requests per second.
+    WelchPerSecond,
+    /// Newcombe's hybrid score interval for a difference of proportions.
+    Newcombe,
+    /// No interval: the metric (max) has no useful sampling distribution, or a run is empty.
+    None,
+}
+
+/// One metric of one scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// Which metric.
+    pub metric: Metric,
+    /// Unit of the values.
+    pub unit: Unit,
+    /// Baseline value.
+    pub baseline: f64,
+    /// Candidate value.
+    pub candidate: f64,
+    /// `candidate − baseline`.
+    pub delta: f64,
+    /// `delta / baseline`; `None` when the baseline is 0 (and the candidate not).
+    pub relative: Option<f64>,
+    /// Confidence interval of `delta`.
+    pub interval: Option<Interval>,
+    /// Confidence level of `interval` (above [`CompareOptions::confidence`] when simultaneous).
+    pub confidence: f64,
+    /// `interval / baseline` (the baseline taken as fixed), for display.
+    pub relative_interval: Option<Interval>,
+    /// How the interval was computed.
+    pub method: Method,
+    /// Whether the interval excludes zero; `None` without an interval.
+    pub significant: Option<bool>,
+    /// Noise floor applied.
+    pub noise_floor: f64,
+    /// Budget applied (largest allowed relative regression), if any.
+    pub budget: Option<f64>,
+    /// Regression, improvement or no change.
+    pub verdict: Verdict,
+    /// Role in the gate.
+    pub gate: Gate,
+}
+
+impl MetricComparison {
+    /// Whether this metric takes part in the gate.
+    pub fn gated(&self) -> bool {
+        self.gate != Gate::NotGated
+    }
+}
+
+/// One point of the overlaid percentile curves (for charts).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Quantile in [0, 1].
+    pub quantile: f64,
+    /// Baseline latency at that quantile, µs.
+    pub baseline_us: u64,
+    /// Candidate latency at that quantile, µs.
+    pub candidate_us: u64,
+}
+
+/// Quantiles of the percentile curves: dense in the tail, where runs differ. Quantile 0 reads
+/// the smallest bucket (its highest equivalent value), like every other point.
+const CURVE_QUANTILES: [f64; 14] = [
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
+];
+
+/// One scope present in both runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeComparison {
+    /// Overall, transaction or request.
+    pub kind: ScopeKind,
+    /// Scope name.
+    pub name: String,
+    /// Baseline requests (or transactions).
+    pub baseline_count: u64,
+    /// Candidate requests (or transactions).
+    pub candidate_count: u64,
+    /// Whether this scope's metrics are gated.
+    pub gated: bool,
+    /// Whether latency is the intended-start one (see [`CompareOptions::intended`]).
+    pub intended: bool,
+    /// One entry per metric, in [`Metric::ALL`] order.
+    pub metrics: Vec<MetricComparison>,
+    /// Both percentile curves, for charts.
+    pub curve: Vec<CurvePoint>,
+}
+
+/// A scope present in one run only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRef {
+    /// Overall, transaction or request.
+    pub kind: ScopeKind,
+    /// Scope name.
+    pub name: String,
+    /// Requests (or transactions) it saw.
+    pub count: u64,
+}
+
+/// Identity of a compared run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// Run id.
+    pub run_id: String,
+    /// Wall-clock start.
+    pub started_at: jiff::Timestamp,
+    /// Measured seconds.
+    pub duration_s: f64,
+    /// SHA-256 of the scenario file.
+    pub scenario_sha256: String,
+    /// Whether the run completed.
+    pub completed: bool,
+    /// Where it was read from (set by the caller that read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl RunRef {
+    fn of(r: &RunResults) -> Self {
+        Self {
+            run_id: r.run_id.clone(),
+            started_at: r.started_at,
+            duration_s: r.duration_s,
+            scenario_sha256: r.scenario.sha256.clone(),
+            completed: r.status == RunStatus::Completed,
+            source: None,
+        }
+    }
+}
+
+/// Totals over the gated metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Whether no gated regression exceeds its budget.
+    pub passed: bool,
+    /// Gated metrics.
+    pub gated: usize,
+    /// Gated regressions beyond their budget.
+    pub failed: usize,
+    /// Gated regressions within their budget.
+    pub regressions_within_budget: usize,
+    /// Gated improvements.
+    pub improvements: usize,
+}
+
+/// The result of [`compare`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Scenario name (the same in both runs).
+    pub scenario: String,
+    /// The reference run.
+    pub baseline: RunRef,
+    /// The run under test.
+    pub candidate: RunRef,
+    /// Settings used.
+    pub options: CompareOptions,
+    /// The gate's outcome.
+    pub summary: Summary,
+    /// Scopes in both runs, in the candidate's order (overall, transactions, requests).
+    pub scopes: Vec<ScopeComparison>,
+    /// Scopes only the baseline has.
+    pub only_in_baseline: Vec<ScopeRef>,
+    /// Scopes only the candidate has.
+    pub only_in_candidate: Vec<ScopeRef>,
+    /// Things that weaken the comparison (different scenario file, incomplete run, …).
+    pub warnings: Vec<String>,
+}
+
+impl Comparison {
+    /// Every gated metric with its scope.
+    pub fn gated(&self) -> impl Iterator<Item = (&ScopeComparison, &MetricComparison)> {
+        self.scopes
+            .iter()
+            .flat_map(|s| s.metrics.iter().map(move |m| (s, m)))
+            .filter(|(_, m)| m.gated())
+    }
+}
+
+/// Compare `candidate` against `baseline`.
+pub fn compare(
+    baseline: &RunResults,
+    candidate: &RunResults,
+    opts: &CompareOptions,
+) -> Result<Comparison, CompareError> {
+    opts.validate()?;
+    if baseline.scenario.name != candidate.scenario.name {
+        return Err(CompareError::ScenarioMismatch {
+            baseline: baseline.scenario.name.clone(),
+            candidate: candidate.scenario.name.clone(),
+        });
+    }
+    let mut warnings = warnings(baseline, candidate);
+    let rates = (PerSecond::of(baseline), PerSecond::of(candidate));
+    let total = (
+        baseline.overall().map_or(0, |s| s.stats.requests),
+        candidate.overall().map_or(0, |s| s.stats.requests),
+    );
+
+    let same = |a: &ScopeResults, b: &ScopeResults| a.kind == b.kind && a.name == b.name;
+    let gated_scopes = candidate
+        .scopes
+        .iter()
+        .filter_map(|c| baseline.scopes.iter().find(|b| same(b, c)).map(|b| (b, c)))
+        .filter(|(b, c)| gates_scope(b, c, opts))
+        .count();
+    let gated_per_scope = Metric::ALL
+        .iter()
+        .filter(|m| gates_metric(**m, opts))
+        .count();
+    let gated_confidence = if opts.simultaneous {
+        #[allow(clippy::cast_precision_loss)]
+        let k = (gated_scopes * gated_per_scope).max(1) as f64;
+        1.0 - (1.0 - opts.confidence) / k
+    } else {
+        opts.confidence
+    };
+    let mut scopes = Vec::new();
+    let mut only_in_candidate = Vec::new();
+    for c in &candidate.scopes {
+        match baseline.scopes.iter().find(|b| same(b, c)) {
+            Some(b) => {
+                if b.stats.requests == 0 || c.stats.requests == 0 {
+                    let side = if b.stats.requests == 0 {
+                        Side::Baseline
+                    } else {
+                        Side::Candidate
+                    };
+                    warnings.push(format!(
+                        "scope `{}` saw no traffic in the {side} run; it is not gated",
+                        c.name
+                    ));
+                }
+                let ctx = ScopeContext {
+                    rates: (&rates.0, &rates.1),
+                    totals: total,
+                    opts,
+                    gated_confidence,
+                };
+                scopes.push(compare_scope(b, c, &ctx)?);
+            }
+            None => only_in_candidate.push(scope_ref(c)),
+        }
+    }
+    let only_in_baseline = baseline
+        .scopes
+        .iter()
+        .filter(|b| !candidate.scopes.iter().any(|c| same(b, c)))
+        .map(scope_ref)
+        .collect();
+    if scopes.is_empty() {
+        return Err(CompareError::NoCommonScope);
+    }
+
+    let gated: Vec<&MetricComparison> = scopes
+        .iter()
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.gated())
+        .collect();
+    let failed = gated.iter().filter(|m| m.gate == Gate::Fail).count();
+    let summary = Summary {
+        passed: failed == 0,
+        gated: gated.len(),
+        failed,
+        regressions_within_budget: gated
+            .iter()
+            .filter(|m| m.verdict == Verdict::Regression && m.gate == Gate::Pass)
+            .count(),
+        improvements: gated
+            .iter()
+            .filter(|m| m.verdict == Verdict::Improvement)
+            .count(),
+    };
+    Ok(Comparison {
+        scenario: candidate.scenario.name.clone(),
+        baseline: RunRef::of(baseline),
+        candidate: RunRef::of(candidate),
+        options: opts.clone(),
+        summary,
+        scopes,
+        only_in_baseline,
+        only_in_candidate,
+        warnings,
+    })
+}
+
+fn scope_ref(s: &ScopeResults) -> ScopeRef {
+    ScopeRef {
+        kind: s.kind,
+        name: s.name.clone(),
+        count: s.stats.requests,
+    }
+}
+
+fn warnings(baseline: &RunResults, candidate: &RunResults) -> Vec<String> {
+    let mut out = Vec::new();
+    if baseline.scenario.sha256 != candidate.scenario.sha256 {
+        out.push(
+            "the scenario file changed between the runs (different SHA-256): \
+             differences may come from the scenario, not the target"
+                .to_owned(),
+        );
+    }
+    if baseline.profile != candidate.profile {
+        out.push("the load profiles differ".to_owned());
+    }
+    for (side, r) in [(Side::Baseline, baseline), (Side::Candidate, candidate)] {
+        if r.status != RunStatus::Completed {
+            out.push(format!(
+                "the {side} run did not complete ({})",
+                status_text(&r.status)
+            ));
+        }
+    }
+    let (db, dc) = (baseline.duration_s, candidate.duration_s);
+    if db > 0.0 && dc > 0.0 && (db / dc - 1.0).abs() > 0.1 {
+        out.push(format!(
+            "the runs lasted {db:.0} s and {dc:.0} s: stages and warm-up weigh differently"
+        ));
+    }
+    out
+}
+
+fn status_text(s: &RunStatus) -> String {
+    match s {
+        RunStatus::InProgress => "still in progress".to_owned(),
+        RunStatus::Completed => "completed".to_owned(),
+        RunStatus::Aborted { reason } => format!("aborted: {reason}"),
+        RunStatus::Interrupted => "interrupted".to_owned(),
+        RunStatus::Failed { reason } => format!("failed: {reason}"),
+    }
+}
+
+/// Per-second request counts of a run's overall scope.
+#[derive(Debug, Clone, Copy)]
+struct PerSecond {
+    mean: f64,
+    variance: f64,
+    seconds: f64,
+}
+
+impl PerSecond {
+    fn of(r: &RunResults) -> Self {
+        // The last second is usually cut short by the end of the run; it would read as a dip.
+        #[allow(clippy::cast_precision_loss)]
+        let full: Vec<f64> = r
+            .series
+            .iter()
+            .filter(|s| f64::from(s.t) + 1.0 <= r.duration_s + 1e-6)
+            .map(|s| s.requests as f64)
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        if full.len() >= 2 {
+            let n = full.len() as f64;
+            let mean = full.iter().sum::<f64>() / n;
+            let variance = full.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            Self {
+                mean,
+                variance,
+                seconds: n,
+            }
+        } else {
+            // Without a series, count as a Poisson process: the variance equals the mean.
+            let requests = r.overall().map_or(0, |s| s.stats.requests) as f64;
+            let seconds = r.duration_s.max(1.0);
+            Self {
+                mean: requests / seconds,
+                variance: requests / seconds,
+                seconds,
+            }
+        }
+    }
+
+    /// The per-second sample of a scope holding `share` of the overall requests.
+    fn scope(self, share: f64) -> stats::MeanSample {
+        // Each overall request falls in the scope with probability `share`; by the law of total
+        // variance the scope's per-second count has variance s²·Var(N) + s(1 − s)·E(N).
+        let s = share.clamp(0.0, 1.0);
+        stats::MeanSample {
+            variance: s * s * self.variance + s * (1.0 - s) * self.mean,
+            n: self.seconds,
+        }
+    }
+}
+
+struct ScopeContext<'a> {
+    rates: (&'a PerSecond, &'a PerSecond),
+    totals: (u64, u64),
+    opts: &'a CompareOptions,
+    gated_confidence: f64,
+}
+
+/// Request scopes only on request; never a scope without traffic on one side, whose latencies
+/// are not comparable (the scope is still listed, with a warning).
+fn gates_scope(b: &ScopeResults, c: &ScopeResults, opts: &CompareOptions) -> bool {
+    (b.kind != ScopeKind::Request || opts.gate_requests)
+        && b.stats.requests > 0
+        && c.stats.requests > 0
+}
+
+/// Max has no interval, so by default only an explicit budget makes it part of the gate.
+fn gates_metric(metric: Metric, opts: &CompareOptions) -> bool {
+    opts.gate_metrics.contains(&metric) || opts.budgets.contains_key(&metric)
+}
+
+fn compare_scope(
+    b: &ScopeResults,
+    c: &ScopeResults,
+    ctx: &ScopeContext<'_>,
+) -> Result<ScopeComparison, CompareError> {
+    let intended =
+        ctx.opts.intended && b.intended_histogram.is_some() && c.intended_histogram.is_some();
+    let decode = |side: Side, s: &ScopeResults| {
+        let h = match (&s.intended_histogram, intended) {
+            (Some(h), true) => h,
+            _ => &s.histogram,
+        };
+        h.decode().map_err(|source| CompareError::Decode {
+            side,
+            scope: s.name.clone(),
+            source,
+        })
+    };
+    let (hb, hc) = (decode(Side::Baseline, b)?, decode(Side::Candidate, c)?);
+    let (eb, ec) = (
+        stats::Empirical::from_histogram(&hb),
+        stats::Empirical::from_histogram(&hc),
+    );
+    let opts = ctx.opts;
+    let gated_scope = gates_scope(b, c, opts);
+    let mut rng = StdRng::seed_from_u64(opts.seed ^ fnv1a(&b.name));
+
+    let mut metrics = Vec::with_capacity(Metric::ALL.len());
+    for metric in Metric::ALL {
+        let gated = gated_scope && gates_metric(metric, opts);
+        let confidence = if gated {
+            ctx.gated_confidence
+        } else {
+            opts.confidence
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let (vb, vc, interval, method) = match metric {
+            Metric::P50 | Metric::P95 | Metric::P99 => {
+                let q = metric.quantile().unwrap_or(0.5);
+                let v = |h: &hdrhistogram::Histogram<u64>| {
+                    if h.is_empty() {
+                        0.0
+                    } else {
+                        h.value_at_quantile(q) as f64
+                    }
+                };
+                let (vb, vc) = (v(&hb), v(&hc));
+                let i = stats::quantile_difference(
+                    &eb,
+                    &ec,
+                    q,
+                    vc - vb,
+                    confidence,
+                    opts.resamples,
+                    &mut rng,
+                );
+                (vb, vc, i, Method::Bootstrap)
+            }
+            Metric::Mean => {
+                let sample = |e: &stats::Empirical| stats::MeanSample {
+                    variance: e.variance(),
+                    n: e.len() as f64,
+                };
+                let (mb, mc) = (eb.mean(), ec.mean());
+                let i = stats::welch(mc - mb, sample(&eb), sample(&ec), confidence);
+                (mb, mc, i, Method::WelchMean)
+            }
+            Metric::Max => (hb.max() as f64, hc.max() as f64, None, Method::None),
+            Metric::Throughput => {
+                let share = |n: u64, total: u64| {
+                    if total == 0 {
+                        1.0
+                    } else {
+                        n as f64 / total as f64
+                    }
+                };
+                let sb = ctx.rates.0.scope(share(b.stats.requests, ctx.totals.0));
+                let sc = ctx.rates.1.scope(share(c.stats.requests, ctx.totals.1));
+                let (tb, tc) = (b.stats.throughput_rps, c.stats.throughput_rps);
+                let i = stats::welch(tc - tb, sb, sc, confidence);
+                (tb, tc, i, Method::WelchPerSecond)
+            }
+            Metric::ErrorRate => {
+                let rate = |s: &ScopeResults| {
+                    if s.stats.requests == 0 {
+                        0.0
+                    } else {
+                        s.stats.errors as f64 / s.stats.requests as f64
+                    }
+                };
+                let i = stats::newcombe(
+                    b.stats.errors,
+                    b.stats.requests,
+                    c.stats.errors,
+                    c.stats.requests,
+                    confidence,
+                );
+                (rate(b), rate(c), i, Method::Newcombe)
+            }
+        };
+        let method = if interval.is_some() {
+            method
+        } else {
+            Method::None
+        };
+        let budget = opts.budgets.get(&metric).copied();
+        metrics.push(judge(
+            Judged {
+                metric,
+                baseline: vb,
+                candidate: vc,
+                interval,
+                confidence,
+                method,
+                noise_floor: opts.noise_floor_of(metric),
+                budget,
+            },
+            gated,
+        ));
+    }
+
+    let curve = if hb.is_empty() || hc.is_empty() {
+        Vec::new()
+    } else {
+        CURVE_QUANTILES
+            .iter()
+            .map(|&q| CurvePoint {
+                quantile: q,
+                baseline_us: eb.quantile(q),
+                candidate_us: ec.quantile(q),
+            })
+            .collect()
+    };
+    Ok(ScopeComparison {
+        kind: c.kind,
+        name: c.name.clone(),
+        baseline_count: b.stats.requests,
+        candidate_count: c.stats.requests,
+        gated: gated_scope,
+        intended,
+        metrics,
+        curve,
+    })
+}
+
+struct Judged {
+    metric: Metric,
+    baseline: f64,
+    candidate: f64,
+    interval: Option<Interval>,
+    confidence: f64,
+    method: Method,
+    noise_floor: f64,
+    budget: Option<f64>,
+}
+
+/// Verdict and gate of one metric.
+fn judge(j: Judged, gated: bool) -> MetricComparison {
+    let delta = j.candidate - j.baseline;
+    let relative = if j.baseline != 0.0 {
+        Some(delta / j.baseline.abs())
+    } else if delta == 0.0 {
+        Some(0.0)
+    } else {
+        None
+    };
+    let significant = j.interval.map(|i| i.excludes_zero());
+    // A change from zero (new errors) is beyond any relative floor.
+    let beyond_floor = relative.is_none_or(|r| r.abs() > j.noise_floor);
+    let verdict = if !beyond_floor || significant == Some(false) {
+        Verdict::NoChange
+    } else if (delta > 0.0) == j.metric.higher_is_worse() {
+        Verdict::Regression
+    } else {
+        Verdict::Improvement
+    };
+    let gate = if !gated {
+        Gate::NotGated
+    } else if verdict != Verdict::Regression {
+        Gate::Pass
+    } else {
+        match (j.budget, relative) {
+            (Some(budget), Some(r)) if r.abs() <= budget => Gate::Pass,
+            _ => Gate::Fail,
+        }
+    };
+    MetricComparison {
+        metric: j.metric,
+        unit: j.metric.unit(),
+        baseline: j.baseline,
+        candidate: j.candidate,
+        delta,
+        relative,
+        relative_interval: j
+            .interval
+            .filter(|_| j.baseline > 0.0)
+            .map(|i| i.scaled(j.baseline)),
+        interval: j.interval,
+        confidence: j.confidence,
+        method: j.method,
+        significant,
+        noise_floor: j.noise_floor,
+        budget: j.budget,
+        verdict,
+        gate,
+    }
+}
+
+/// A stable hash of a scope name, so each scope's bootstrap stream does not depend on the order
+/// or number of the other scopes.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests;
