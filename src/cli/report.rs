@@ -1,12 +1,17 @@
 //! `kneepoint report`: re-render the HTML page of a saved file, so old runs get the current
-//! page. Reads a run's `results.json` (or its folder), a `capacity.json` or a `plan.json`,
-//! telling them apart by their content; writes one HTML file next to it.
+//! page. Reads a run's `results.json` (or its folder), a `capacity.json`, `plan.json`,
+//! `compare.json` or `history.json`, telling them apart by their content; writes one HTML file
+//! next to it.
 
 use std::path::{Path, PathBuf};
 
 use kneepoint::capacity::CapacityReport;
+use kneepoint::compare::Comparison;
+use kneepoint::history::History;
 use kneepoint::planning::Plan;
-use kneepoint::report::html::{HtmlReport, render_capacity, render_html, render_plan};
+use kneepoint::report::html::{
+    HtmlReport, render_capacity, render_compare, render_history, render_html, render_plan,
+};
 use kneepoint::report::pages;
 use kneepoint::results::{ResultsError, RunResults};
 use kneepoint::{Failure, Outcome};
@@ -14,11 +19,12 @@ use kneepoint::{Failure, Outcome};
 /// Flags of `kneepoint report`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// A results.json, capacity.json or plan.json file, or a folder that holds one.
+    /// A results.json, capacity.json, plan.json, compare.json or history.json file, or a folder
+    /// that holds one.
     #[arg(value_name = "FILE")]
     results: PathBuf,
-    /// Where to write the HTML page [default: report.html, capacity.html or plan.html next to
-    /// the input].
+    /// Where to write the HTML page [default: report.html, capacity.html, plan.html,
+    /// compare.html or history.html next to the input].
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
@@ -29,6 +35,8 @@ enum Kind {
     Run,
     Capacity,
     Plan,
+    Compare,
+    History,
 }
 
 impl Kind {
@@ -37,10 +45,13 @@ impl Kind {
             Self::Run => HtmlReport::FILE_NAME,
             Self::Capacity => pages::capacity::FILE_NAME,
             Self::Plan => pages::plan::FILE_NAME,
+            Self::Compare => pages::compare::FILE_NAME,
+            Self::History => pages::history::FILE_NAME,
         }
     }
 
-    /// A capacity report has `steps` and `analysis`, a plan `months` and `derivation`; anything
+    /// A capacity report has `steps` and `analysis`, a plan `months` and `derivation`, a
+    /// comparison `baseline`, `candidate` and `summary`, a history `runs` and `series`; anything
     /// else is read as run results, whose reader gives the precise error.
     fn of(value: &serde_json::Value) -> Self {
         let has = |k: &str| value.get(k).is_some();
@@ -48,6 +59,10 @@ impl Kind {
             Self::Capacity
         } else if has("months") && has("derivation") {
             Self::Plan
+        } else if has("baseline") && has("candidate") && has("summary") {
+            Self::Compare
+        } else if has("runs") && has("series") {
+            Self::History
         } else {
             Self::Run
         }
@@ -55,16 +70,22 @@ impl Kind {
 }
 
 /// The file to read: the input itself, or in a folder the first of results.json,
-/// capacity.json, plan.json that exists.
+/// capacity.json, plan.json, compare.json, history.json that exists.
 fn input_file(path: &Path) -> PathBuf {
     if !path.is_dir() {
         return path.to_owned();
     }
-    ["results.json", "capacity.json", "plan.json"]
-        .iter()
-        .map(|f| path.join(f))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| path.join("results.json"))
+    [
+        "results.json",
+        "capacity.json",
+        "plan.json",
+        "compare.json",
+        "history.json",
+    ]
+    .iter()
+    .map(|f| path.join(f))
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| path.join("results.json"))
 }
 
 impl ReportArgs {
@@ -99,6 +120,16 @@ impl ReportArgs {
                 let plan: Plan =
                     serde_json::from_str(&text).map_err(|e| invalid("plan.json", e))?;
                 render_plan(&plan).map_err(render_failure)?
+            }
+            Kind::Compare => {
+                let c: Comparison =
+                    serde_json::from_str(&text).map_err(|e| invalid("compare.json", e))?;
+                render_compare(&c).map_err(render_failure)?
+            }
+            Kind::History => {
+                let h: History =
+                    serde_json::from_str(&text).map_err(|e| invalid("history.json", e))?;
+                render_history(&h).map_err(render_failure)?
             }
         };
         let out = self
@@ -269,6 +300,55 @@ mod tests {
         .expect_err("bad");
         assert_eq!(err.exit_code(), std::process::ExitCode::from(2));
         assert!(err.report().to_string().contains("capacity.json"));
+    }
+
+    #[test]
+    fn compare_and_history_files_get_their_pages() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let fixtures = format!("{root}/tests/fixtures/compare");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("cmp");
+        let args = crate::cli::Args::try_parse_from([
+            "kneepoint",
+            "compare",
+            &format!("{fixtures}/baseline.json"),
+            &format!("{fixtures}/slower.json"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ])
+        .expect("flags");
+        // Exit 1 (a regression) or 0: either way compare.json is written.
+        let _ = args.execute();
+        ReportArgs {
+            results: out.join("compare.json"),
+            output: None,
+        }
+        .execute()
+        .expect("renders");
+        let html = std::fs::read_to_string(out.join("compare.html")).expect("written");
+        assert!(html.contains("kneepoint compare") && html.contains("-curves\""));
+
+        let runs = dir.path().join("runs");
+        for (i, name) in ["baseline.json", "slower.json"].iter().enumerate() {
+            let run = runs.join(format!("run-{i}"));
+            std::fs::create_dir_all(&run).expect("mkdir");
+            std::fs::copy(format!("{fixtures}/{name}"), run.join("results.json")).expect("copy");
+        }
+        let args = crate::cli::Args::try_parse_from([
+            "kneepoint",
+            "history",
+            runs.to_str().expect("utf8"),
+        ])
+        .expect("flags");
+        args.execute().expect("history");
+        ReportArgs {
+            results: runs.join("history.json"),
+            output: None,
+        }
+        .execute()
+        .expect("renders");
+        let html = std::fs::read_to_string(runs.join("history.html")).expect("written");
+        assert!(html.contains("kneepoint history") && html.contains("id=\"trend-p95\""));
     }
 
     #[test]

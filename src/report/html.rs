@@ -24,6 +24,8 @@ use crate::results::{
 };
 
 pub use super::pages::capacity::render_capacity;
+pub use super::pages::compare::render_compare;
+pub use super::pages::history::render_history;
 pub use super::pages::plan::render_plan;
 
 /// Most points drawn per time series; longer series are bucketed.
@@ -505,7 +507,7 @@ fn status_text(s: &RunStatus) -> String {
     }
 }
 
-fn fmt_time(t: &jiff::Timestamp) -> String {
+pub(crate) fn fmt_time(t: &jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -643,7 +645,7 @@ fn stage_rows(run: &RunResults) -> Vec<StageRow> {
         .collect()
 }
 
-fn kind_name(k: ScopeKind) -> &'static str {
+pub(crate) fn kind_name(k: ScopeKind) -> &'static str {
     match k {
         ScopeKind::Overall => "overall",
         ScopeKind::Transaction => "transaction",

@@ -8,6 +8,8 @@
 //! given and never touches the disk.
 
 pub mod capacity;
+pub mod compare;
+pub mod history;
 pub mod plan;
 
 /// A plain number with about four significant digits and no exponent for everyday sizes:
