@@ -605,7 +605,18 @@ pub fn category_chart(spec: &CategoryChart<'_>) -> Result<String, PlotError> {
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
     let (scale, unit) = y_scale(spec.y_unit, raw_max);
-    let y_max = nice_ceiling(raw_max * 1.08 / scale);
+    let integral = spec.y_unit == YUnit::Count
+        && spec
+            .stacks
+            .iter()
+            .chain(spec.lines)
+            .flat_map(|s| s.values.iter())
+            .all(|v| v.fract() == 0.0);
+    // Small whole counts (instances) get whole-number ticks, not 0.5 steps.
+    let y_max = match nice_ceiling(raw_max * 1.08 / scale) {
+        top if integral && top < 5.0 => 5.0,
+        top => top,
+    };
     let y_desc = if unit.is_empty() {
         spec.y_desc.to_owned()
     } else {
@@ -1165,6 +1176,35 @@ mod tests {
         check(fmt_axis_number(50_000.0, YUnit::Count), "50k");
         check(fmt_axis_number(1_500_000.0, YUnit::Count), "1.5M");
         check(fmt_axis_number(0.5, YUnit::Count), "0.5");
+    }
+
+    #[test]
+    fn small_whole_counts_get_whole_ticks() {
+        let svg = category_chart(&CategoryChart {
+            title: "instances",
+            x_desc: "month",
+            y_desc: "instances",
+            y_unit: YUnit::Count,
+            categories: &["a".into(), "b".into()],
+            stacks: &[Series {
+                label: "n".into(),
+                color: BLUE,
+                values: vec![1.0, 2.0],
+            }],
+            lines: &[],
+            hrules: &[],
+        })
+        .expect("draws");
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        assert!(labels.contains(&"5"), "axis reaches 5: {labels:?}");
+        assert!(
+            !labels.contains(&"0.5") && !labels.contains(&"2.5"),
+            "{labels:?}"
+        );
     }
 
     #[test]
