@@ -24,7 +24,7 @@ use crate::results::{
 };
 
 pub use super::pages::capacity::render_capacity;
-pub use super::pages::compare::render_compare;
+pub use super::pages::compare::{render_compare, render_compare_with_runs};
 pub use super::pages::history::render_history;
 pub use super::pages::plan::render_plan;
 

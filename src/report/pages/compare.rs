@@ -15,10 +15,12 @@ use crate::compare::{
 };
 use crate::report::html::{
     Cell, Chart, Fact, HtmlError, LegendItem, Verdict as Banner, chart, fmt_time, kind_name,
+    percentile_points,
 };
 use crate::report::plot::{
     self, BLUE, GREEN, IntervalRow, Line, ORANGE, VERMILLION, fmt_count, fmt_ratio, fmt_secs,
 };
+use crate::results::{RunResults, ScopeResults};
 
 const TEMPLATE: &str = include_str!("../../../templates/compare.html.tera");
 
@@ -30,11 +32,27 @@ const MAX_SCOPE_CHARTS: usize = 8;
 /// Most rows in the metric table.
 const MAX_ROWS: usize = crate::report::html::MAX_ROWS;
 
-/// Render the comparison page.
+/// Render the comparison page from `compare.json` alone: the percentile curves use the
+/// quantiles the comparison kept.
 pub fn render_compare(c: &Comparison) -> Result<String, HtmlError> {
-    let page = Page::build(c)?;
+    let page = Page::build(c, None)?;
     crate::report::html::render_page(("compare.html", TEMPLATE), &page)
 }
+
+/// Render the comparison page with the two compared runs at hand: the percentile curves are
+/// drawn from their full histograms (falling back to the comparison's quantiles for a scope
+/// whose histogram cannot be read).
+pub fn render_compare_with_runs(
+    c: &Comparison,
+    baseline: &RunResults,
+    candidate: &RunResults,
+) -> Result<String, HtmlError> {
+    let page = Page::build(c, Some((baseline, candidate)))?;
+    crate::report::html::render_page(("compare.html", TEMPLATE), &page)
+}
+
+/// Both runs, when the caller has them.
+type Runs<'a> = Option<(&'a RunResults, &'a RunResults)>;
 
 #[derive(Debug, Serialize)]
 struct Page {
@@ -79,13 +97,13 @@ struct Row {
 }
 
 impl Page {
-    fn build(c: &Comparison) -> Result<Self, HtmlError> {
+    fn build(c: &Comparison, runs: Runs<'_>) -> Result<Self, HtmlError> {
         // Gated scopes first (overall, then transactions), in the comparison's order otherwise.
         let mut order: Vec<&ScopeComparison> = c.scopes.iter().collect();
         order.sort_by_key(|s| !s.gated);
         let mut scopes = Vec::new();
         for s in order.iter().take(MAX_SCOPE_CHARTS) {
-            scopes.push(scope_view(c, s)?);
+            scopes.push(scope_view(c, s, runs)?);
         }
         let scopes_note = (order.len() > MAX_SCOPE_CHARTS).then(|| {
             format!(
@@ -320,14 +338,63 @@ fn verdict_color(v: Verdict) -> plotters::style::RGBColor {
     }
 }
 
-fn scope_view(c: &Comparison, s: &ScopeComparison) -> Result<ScopeView, HtmlError> {
+/// Percentile lines of a scope from both runs' full histograms (the intended-start ones when
+/// the comparison used those), if both can be read.
+fn histogram_lines(s: &ScopeComparison, runs: Runs<'_>) -> Option<[Line; 2]> {
+    let (baseline, candidate) = runs?;
+    let decode = |run: &RunResults| {
+        let scope: &ScopeResults = run
+            .scopes
+            .iter()
+            .find(|x| x.kind == s.kind && x.name == s.name)?;
+        let stored = if s.intended {
+            scope.intended_histogram.as_ref()?
+        } else {
+            &scope.histogram
+        };
+        stored.decode().ok().filter(|h| !h.is_empty())
+    };
+    let (b, c) = (decode(baseline)?, decode(candidate)?);
+    Some([
+        Line {
+            label: "baseline".into(),
+            color: BLUE,
+            points: percentile_points(&b),
+        },
+        Line {
+            label: "candidate".into(),
+            color: ORANGE,
+            points: percentile_points(&c),
+        },
+    ])
+}
+
+fn scope_view(c: &Comparison, s: &ScopeComparison, runs: Runs<'_>) -> Result<ScopeView, HtmlError> {
     let slug: String = s
         .name
         .chars()
         .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
         .collect();
     let id = format!("{}-{slug}", kind_name(s.kind));
-    let curves = if s.curve.is_empty() {
+    let from = if s.intended {
+        ", from each request's intended start"
+    } else {
+        ""
+    };
+    let curves = if let Some(lines) = histogram_lines(s, runs) {
+        let title = format!("Latency distribution: {}", s.name);
+        let svg = plot::percentile_chart(&title, &lines)?;
+        Some(chart(
+            &format!("{id}-curves"),
+            &title,
+            format!(
+                "Baseline and candidate latency at each percentile{from}, from both runs' exact \
+                 histograms."
+            ),
+            svg,
+            &lines,
+        ))
+    } else if s.curve.is_empty() {
         None
     } else {
         // x = 1/(1−q) as in the run report; q = 1 sits one decade past the last finite point.
@@ -374,13 +441,8 @@ fn scope_view(c: &Comparison, s: &ScopeComparison) -> Result<ScopeView, HtmlErro
             &format!("{id}-curves"),
             &title,
             format!(
-                "Baseline and candidate latency at each percentile{}; the rightmost point is the \
-                 maximum.",
-                if s.intended {
-                    ", from each request's intended start"
-                } else {
-                    ""
-                }
+                "Baseline and candidate latency at each percentile{from}, at the quantiles the \
+                 comparison kept; the rightmost point is the maximum."
             ),
             svg,
             &lines,
@@ -585,6 +647,42 @@ mod tests {
         assert!(html.contains(">regression</li>"));
         // The 30 % slowdown shows on the axis of the change chart.
         assert!(html.contains("candidate vs baseline (%)"));
+    }
+
+    #[test]
+    fn with_runs_the_curves_come_from_the_histograms() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let spec = Spec {
+            seconds: 10,
+            rps: 300.0,
+            ..Spec::default()
+        };
+        let a = run("shop", &spec, &mut rng);
+        let b = run(
+            "shop",
+            &Spec {
+                slowdown: 1.2,
+                ..spec.clone()
+            },
+            &mut rng,
+        );
+        let c = compare(&a, &b, &CompareOptions::default()).expect("compares");
+        let html = render_compare_with_runs(&c, &a, &b).expect("renders");
+        assert!(html.contains("from both runs&#x27; exact histograms"));
+        assert!(!html.contains("at the quantiles the comparison kept"));
+        // The full curve has far more points than the 14 kept quantiles.
+        let svg_start = html.find("id=\"overall-overall-curves\"").expect("chart");
+        let svg = &html[svg_start..svg_start + html[svg_start..].find("</svg>").expect("end")];
+        let points = |polyline: &str| polyline.split(' ').count();
+        let longest = svg
+            .split("<polyline")
+            .skip(1)
+            .map(|p| points(&p[..p.find("/>").unwrap_or(p.len())]))
+            .max()
+            .unwrap_or(0);
+        assert!(longest > 30, "{longest} points");
+        let fallback = render(&c);
+        assert!(fallback.contains("at the quantiles the comparison kept"));
     }
 
     #[test]
