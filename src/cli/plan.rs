@@ -1,5 +1,5 @@
-//! `kneepoint plan`: read a forecast, its catalogue and capacity, write plan.json and plan.csv,
-//! print the table.
+//! `kneepoint plan`: read a forecast, its catalogue and capacity, write plan.json, plan.csv and
+//! plan.html, print the table.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ use miette::miette;
 pub(crate) struct PlanArgs {
     /// Forecast file (TOML): demand, capacity per instance, utilisation, redundancy.
     forecast: PathBuf,
-    /// Folder for plan.json and plan.csv.
+    /// Folder for plan.json, plan.csv and plan.html.
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
     /// Instance and price catalogue (instead of the forecast's `catalogue = ...`).
@@ -118,16 +118,23 @@ impl PlanArgs {
             .map_err(|e| Failure::run(miette!("cannot encode the plan: {e}")))?;
         let csv = planning::to_csv(&plan)
             .map_err(|e| Failure::run(miette!("cannot encode the plan: {e}")))?;
-        for (file, bytes) in [("plan.json", json), ("plan.csv", csv)] {
+        let html = kneepoint::report::html::render_plan(&plan)
+            .map_err(|e| Failure::run(miette!("cannot render plan.html: {e}")))?;
+        for (file, bytes) in [
+            ("plan.json", json),
+            ("plan.csv", csv),
+            ("plan.html", html.into_bytes()),
+        ] {
             let path = self.out.join(file);
             std::fs::write(&path, bytes)
                 .map_err(|e| Failure::run(miette!("cannot write `{}`: {e}", path.display())))?;
         }
         print!("{}", planning::render_table(&plan));
         println!(
-            "wrote {} and {}",
+            "wrote {}, {} and {}",
             self.out.join("plan.json").display(),
-            self.out.join("plan.csv").display()
+            self.out.join("plan.csv").display(),
+            self.out.join("plan.html").display()
         );
         Ok(Outcome::Passed)
     }
@@ -172,6 +179,8 @@ mod tests {
         assert_eq!(plan.months[0].instances, 2);
         let csv = std::fs::read_to_string(dir.path().join("plan.csv")).expect("csv");
         assert_eq!(csv.lines().count(), 13);
+        let html = std::fs::read_to_string(dir.path().join("plan.html")).expect("html");
+        assert!(html.contains("kneepoint plan") && html.contains("100.0 × the average 11.57"));
     }
 
     #[test]

@@ -23,6 +23,11 @@ use crate::results::{
     SecondSample, SlaVerdict,
 };
 
+pub use super::pages::capacity::render_capacity;
+pub use super::pages::compare::{render_compare, render_compare_with_runs};
+pub use super::pages::history::render_history;
+pub use super::pages::plan::render_plan;
+
 /// Most points drawn per time series; longer series are bucketed.
 pub const MAX_POINTS: usize = 1000;
 /// Most rows in one table; the rest are counted in a note.
@@ -35,9 +40,11 @@ const MAX_DISTRIBUTION_CHARTS: usize = 5;
 /// Most server metric series charted.
 const MAX_SERVER_CHARTS: usize = 12;
 
+const BASE: &str = include_str!("../../templates/base.html.tera");
+const MACROS: &str = include_str!("../../templates/macros.html.tera");
 const TEMPLATE: &str = include_str!("../../templates/report.html.tera");
 const CSS: &str = include_str!("../../templates/report.css");
-const JS: &str = include_str!("../../templates/report.js");
+pub(crate) const JS: &str = include_str!("../../templates/report.js");
 
 /// The HTML exporter; writes `report.html`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,24 +85,34 @@ fn chain(e: &tera::Error) -> String {
 /// Render the HTML report of a run.
 pub fn render_html(run: &RunResults) -> Result<String, HtmlError> {
     let page = Page::build(run)?;
+    render_page(("report.html", TEMPLATE), &page)
+}
+
+/// Render one page template (which extends `base.html` and may import `macros.html`) with
+/// `page` as its context. Every page shares the layout, CSS, script and its CSP hash.
+pub(crate) fn render_page<T: Serialize>(
+    template: (&str, &str),
+    page: &T,
+) -> Result<String, HtmlError> {
     let mut tera = tera::Tera::default();
-    // The name ends in `.html` so tera autoescapes every variable in it.
+    // Names end in `.html` so tera autoescapes every variable in them.
     tera.add_raw_templates([
-        ("report.html", TEMPLATE),
+        ("base.html", BASE),
+        ("macros.html", MACROS),
         ("report.css", CSS),
-        ("report.js", JS),
+        template,
     ])
     .map_err(HtmlError::Template)?;
-    let mut ctx = tera::Context::from_serialize(&page).map_err(HtmlError::Template)?;
+    let mut ctx = tera::Context::from_serialize(page).map_err(HtmlError::Template)?;
     ctx.insert("script", JS);
     ctx.insert("script_hash", &script_hash(JS));
-    tera.render("report.html", &ctx)
-        .map_err(HtmlError::Template)
+    ctx.insert("version", env!("CARGO_PKG_VERSION"));
+    tera.render(template.0, &ctx).map_err(HtmlError::Template)
 }
 
 /// CSP source for the page's one script, so a browser runs that script and nothing else even if
 /// some text ever escaped the escaping.
-fn script_hash(js: &str) -> String {
+pub(crate) fn script_hash(js: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(js.as_bytes());
@@ -132,17 +149,16 @@ struct Page {
     server: Vec<Chart>,
     server_note: Option<String>,
     problems: Vec<String>,
-    version: &'static str,
     run_id: String,
     schema_version: u32,
 }
 
 #[derive(Debug, Serialize)]
-struct Verdict {
+pub(crate) struct Verdict {
     /// `pass`, `fail` or `none`.
-    class: &'static str,
-    headline: String,
-    details: Vec<String>,
+    pub(crate) class: &'static str,
+    pub(crate) headline: String,
+    pub(crate) details: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,7 +168,7 @@ struct Notice {
 }
 
 #[derive(Debug, Serialize)]
-struct Fact {
+pub(crate) struct Fact {
     label: &'static str,
     value: String,
     /// Full value on hover when `value` is shortened.
@@ -161,7 +177,7 @@ struct Fact {
 }
 
 impl Fact {
-    fn new(label: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn new(label: &'static str, value: impl Into<String>) -> Self {
         Self {
             label,
             value: value.into(),
@@ -170,7 +186,7 @@ impl Fact {
         }
     }
 
-    fn mono(mut self) -> Self {
+    pub(crate) fn mono(mut self) -> Self {
         self.mono = true;
         self
     }
@@ -178,28 +194,36 @@ impl Fact {
 
 /// A table cell: display text plus the raw number the sort script uses.
 #[derive(Debug, Serialize)]
-struct Cell {
+pub(crate) struct Cell {
     t: String,
     v: f64,
 }
 
 impl Cell {
-    fn us(v: u64) -> Self {
+    /// Any text with the number it sorts by.
+    pub(crate) fn new(t: impl Into<String>, v: f64) -> Self {
+        // A non-finite number would serialise as `null` and break sorting; sort it first.
+        Self {
+            t: t.into(),
+            v: if v.is_finite() { v } else { f64::MIN },
+        }
+    }
+    pub(crate) fn us(v: u64) -> Self {
         Self::usf(v as f64)
     }
-    fn usf(v: f64) -> Self {
+    pub(crate) fn usf(v: f64) -> Self {
         Self { t: fmt_us(v), v }
     }
-    fn count(v: u64) -> Self {
+    pub(crate) fn count(v: u64) -> Self {
         Self {
             t: fmt_count(v),
             v: v as f64,
         }
     }
-    fn rate(v: f64) -> Self {
+    pub(crate) fn rate(v: f64) -> Self {
         Self { t: fmt_rate(v), v }
     }
-    fn ratio(v: f64) -> Self {
+    pub(crate) fn ratio(v: f64) -> Self {
         Self { t: fmt_ratio(v), v }
     }
 }
@@ -231,19 +255,36 @@ struct ScopeRow {
     cells: Vec<Cell>,
 }
 
+/// A chart as the `figure` macro shows it: caption, HTML legend, inline SVG.
 #[derive(Debug, Serialize)]
-struct Chart {
-    id: String,
-    title: String,
-    caption: String,
-    svg: String,
-    legend: Vec<LegendItem>,
+pub(crate) struct Chart {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) caption: String,
+    pub(crate) svg: String,
+    pub(crate) legend: Vec<LegendItem>,
 }
 
+/// One legend entry; `shape` picks the swatch (`line`, `dot`, `band`, `bar`, `rule`).
 #[derive(Debug, Serialize)]
-struct LegendItem {
-    label: String,
-    color: String,
+pub(crate) struct LegendItem {
+    pub(crate) label: String,
+    pub(crate) color: String,
+    pub(crate) shape: &'static str,
+}
+
+impl LegendItem {
+    pub(crate) fn new(
+        label: impl Into<String>,
+        color: plotters::style::RGBColor,
+        shape: &'static str,
+    ) -> Self {
+        Self {
+            label: label.into(),
+            color: hex(color),
+            shape,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -329,7 +370,6 @@ impl Page {
             server,
             server_note,
             problems,
-            version: env!("CARGO_PKG_VERSION"),
             run_id: run.run_id.clone(),
             schema_version: run.schema_version,
         })
@@ -467,7 +507,7 @@ fn status_text(s: &RunStatus) -> String {
     }
 }
 
-fn fmt_time(t: &jiff::Timestamp) -> String {
+pub(crate) fn fmt_time(t: &jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -605,7 +645,7 @@ fn stage_rows(run: &RunResults) -> Vec<StageRow> {
         .collect()
 }
 
-fn kind_name(k: ScopeKind) -> &'static str {
+pub(crate) fn kind_name(k: ScopeKind) -> &'static str {
     match k {
         ScopeKind::Overall => "overall",
         ScopeKind::Transaction => "transaction",
@@ -701,11 +741,11 @@ fn downsample(series: &[SecondSample], max: usize) -> Vec<Bucket> {
     out
 }
 
-fn hex(c: plotters::style::RGBColor) -> String {
+pub(crate) fn hex(c: plotters::style::RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }
 
-fn chart(id: &str, title: &str, caption: String, svg: String, lines: &[Line]) -> Chart {
+pub(crate) fn chart(id: &str, title: &str, caption: String, svg: String, lines: &[Line]) -> Chart {
     Chart {
         id: id.to_owned(),
         title: title.to_owned(),
@@ -713,10 +753,7 @@ fn chart(id: &str, title: &str, caption: String, svg: String, lines: &[Line]) ->
         svg,
         legend: lines
             .iter()
-            .map(|l| LegendItem {
-                label: l.label.clone(),
-                color: hex(l.color),
-            })
+            .map(|l| LegendItem::new(l.label.clone(), l.color, "line"))
             .collect(),
     }
 }
@@ -824,7 +861,7 @@ fn timeline(
 
 /// Points of a percentile plot: `(1/(1-q), µs)`, with q = 1 placed at `1/(1-q)` = count, the
 /// finest resolution the sample supports.
-fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+pub(crate) fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     let n = (h.len() as f64).max(2.0);
     let mut pts: Vec<(f64, f64)> = Vec::new();
     for v in h.iter_quantiles(4) {

@@ -14,6 +14,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod pages;
 pub mod plot;
 pub mod summary;
 

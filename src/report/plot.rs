@@ -372,6 +372,482 @@ pub fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> Result<String, Plot
     Ok(finish_svg(&svg, title))
 }
 
+/// A filled band between a lower and an upper edge, such as a confidence band.
+#[derive(Debug, Clone)]
+pub struct Band {
+    /// Legend text.
+    pub label: String,
+    /// Fill colour (drawn translucent).
+    pub color: RGBColor,
+    /// (x, low, high) in data units, in x order.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A labelled dashed reference line across the plot (a limit, a knee, a change point).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Position on its axis, in data units.
+    pub at: f64,
+    /// Text drawn next to it.
+    pub label: String,
+    /// Stroke colour.
+    pub color: RGBColor,
+}
+
+/// A chart of y against a numeric x, such as throughput against load.
+#[derive(Debug, Clone)]
+pub struct XyChart<'a> {
+    /// Accessible name, used in `<title>` and error messages.
+    pub title: &'a str,
+    /// X axis description, with its unit.
+    pub x_desc: &'a str,
+    /// Y axis description without unit (the unit is appended for µs and ratios).
+    pub y_desc: &'a str,
+    /// How y values are shown.
+    pub y_unit: YUnit,
+    /// Lines to draw.
+    pub lines: &'a [Line],
+    /// Points drawn as dots (measurements).
+    pub dots: &'a [Line],
+    /// Filled bands, drawn first.
+    pub bands: &'a [Band],
+    /// Vertical rules at x positions.
+    pub vrules: &'a [Rule],
+    /// Horizontal rules at y positions.
+    pub hrules: &'a [Rule],
+    /// Start of the x axis (usually 0).
+    pub x_min: f64,
+}
+
+/// Draw an x–y chart.
+pub fn xy_chart(spec: &XyChart<'_>) -> Result<String, PlotError> {
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        chart: spec.title.to_owned(),
+        message: e.to_string(),
+    };
+    let xs = spec
+        .lines
+        .iter()
+        .chain(spec.dots)
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .chain(spec.bands.iter().flat_map(|b| b.points.iter().map(|p| p.0)))
+        .chain(spec.vrules.iter().map(|r| r.at))
+        .filter(|x| x.is_finite());
+    let x_top = xs.fold(spec.x_min, f64::max);
+    let x_max = if x_top > spec.x_min {
+        spec.x_min + nice_ceiling(x_top - spec.x_min)
+    } else {
+        spec.x_min + 1.0
+    };
+    let raw_max = spec
+        .lines
+        .iter()
+        .chain(spec.dots)
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .chain(spec.bands.iter().flat_map(|b| b.points.iter().map(|p| p.2)))
+        .chain(spec.hrules.iter().map(|r| r.at))
+        .filter(|y| y.is_finite())
+        .fold(0.0_f64, f64::max);
+    let (scale, unit) = y_scale(spec.y_unit, raw_max);
+    let y_max = nice_ceiling(raw_max * 1.05 / scale);
+    let y_desc = if unit.is_empty() {
+        spec.y_desc.to_owned()
+    } else {
+        format!("{} ({unit})", spec.y_desc)
+    };
+    let x_fmt = |x: &f64| fmt_axis_number(*x, YUnit::Count);
+    let y_fmt = |y: &f64| fmt_axis_number(*y, spec.y_unit);
+    let clip_y = |y: f64| (y / scale).clamp(0.0, y_max);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .margin_top(14)
+            .margin_right(24)
+            .margin_left(8)
+            .margin_bottom(6)
+            .x_label_area_size(44)
+            .y_label_area_size(74)
+            .build_cartesian_2d(spec.x_min..x_max, 0.0..y_max)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(spec.x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_labels(10)
+            .y_labels(6)
+            .bold_line_style(INK.mix(0.12))
+            .light_line_style(TRANSPARENT)
+            .axis_style(INK.mix(0.55))
+            .label_style((FONT, 15).into_font().color(&INK))
+            .axis_desc_style((FONT, 15).into_font().color(&INK))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for band in spec.bands {
+            let upper = band.points.iter().map(|&(x, _, hi)| (x, clip_y(hi)));
+            let lower = band.points.iter().rev().map(|&(x, lo, _)| (x, clip_y(lo)));
+            let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    band.color.mix(0.22).filled(),
+                )))
+                .map_err(|e| err(&e))?;
+        }
+        for (i, rule) in spec.vrules.iter().enumerate() {
+            let x = rule.at.clamp(spec.x_min, x_max);
+            chart
+                .draw_series(std::iter::once(plotters::element::DashedPathElement::new(
+                    vec![(x, 0.0), (x, y_max)],
+                    6,
+                    4,
+                    rule.color.stroke_width(2),
+                )))
+                .map_err(|e| err(&e))?;
+            // Labels stack downwards so two rules close together stay readable.
+            let style = (FONT, 13).into_font().color(&rule.color);
+            let dy = 4 + 16 * i32::try_from(i).unwrap_or(0);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, y_max)) + Text::new(rule.label.clone(), (5, dy), style),
+                ))
+                .map_err(|e| err(&e))?;
+        }
+        for rule in spec.hrules {
+            let y = clip_y(rule.at);
+            chart
+                .draw_series(std::iter::once(plotters::element::DashedPathElement::new(
+                    vec![(spec.x_min, y), (x_max, y)],
+                    6,
+                    4,
+                    rule.color.stroke_width(2),
+                )))
+                .map_err(|e| err(&e))?;
+            let style = (FONT, 13).into_font().color(&rule.color);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((spec.x_min, y))
+                        + Text::new(rule.label.clone(), (6, -17), style),
+                ))
+                .map_err(|e| err(&e))?;
+        }
+        for line in spec.lines {
+            let pts = line.points.iter().map(|&(x, y)| (x, clip_y(y)));
+            chart
+                .draw_series(LineSeries::new(pts, line.color.stroke_width(2)))
+                .map_err(|e| err(&e))?;
+        }
+        for dots in spec.dots {
+            let pts = dots.points.iter().map(|&(x, y)| (x, clip_y(y)));
+            chart
+                .draw_series(pts.map(|p| Circle::new(p, 5, dots.color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(finish_svg(&svg, spec.title))
+}
+
+/// One series of a category chart: a value per category.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Colour.
+    pub color: RGBColor,
+    /// One value per category, in category order.
+    pub values: Vec<f64>,
+}
+
+/// A chart over categories (months, scopes): stacked bars plus lines with dots.
+#[derive(Debug, Clone)]
+pub struct CategoryChart<'a> {
+    /// Accessible name, used in `<title>` and error messages.
+    pub title: &'a str,
+    /// X axis description.
+    pub x_desc: &'a str,
+    /// Y axis description without unit.
+    pub y_desc: &'a str,
+    /// How y values are shown.
+    pub y_unit: YUnit,
+    /// Category labels under the axis (thinned when there are many).
+    pub categories: &'a [String],
+    /// Bars, stacked bottom to top in this order.
+    pub stacks: &'a [Series],
+    /// Lines across the categories, drawn over the bars.
+    pub lines: &'a [Series],
+    /// Horizontal rules (limits).
+    pub hrules: &'a [Rule],
+}
+
+/// Most category labels written under the axis; the rest are skipped evenly.
+const MAX_CATEGORY_LABELS: usize = 13;
+
+/// Draw a category chart.
+pub fn category_chart(spec: &CategoryChart<'_>) -> Result<String, PlotError> {
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        chart: spec.title.to_owned(),
+        message: e.to_string(),
+    };
+    let n = spec.categories.len().max(1);
+    let stack_top = (0..n).map(|i| {
+        spec.stacks
+            .iter()
+            .map(|s| s.values.get(i).copied().unwrap_or(0.0).max(0.0))
+            .sum::<f64>()
+    });
+    let raw_max = stack_top
+        .chain(spec.lines.iter().flat_map(|l| l.values.iter().copied()))
+        .chain(spec.hrules.iter().map(|r| r.at))
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let (scale, unit) = y_scale(spec.y_unit, raw_max);
+    let integral = spec.y_unit == YUnit::Count
+        && spec
+            .stacks
+            .iter()
+            .chain(spec.lines)
+            .flat_map(|s| s.values.iter())
+            .all(|v| v.fract() == 0.0);
+    // Small whole counts (instances) get whole-number ticks, not 0.5 steps.
+    let y_max = match nice_ceiling(raw_max * 1.08 / scale) {
+        top if integral && top < 5.0 => 5.0,
+        top => top,
+    };
+    let y_desc = if unit.is_empty() {
+        spec.y_desc.to_owned()
+    } else {
+        format!("{} ({unit})", spec.y_desc)
+    };
+    let every = n.div_ceil(MAX_CATEGORY_LABELS).max(1);
+    let keys: Vec<f64> = (0..n).step_by(every).map(|i| i as f64 + 0.5).collect();
+    let x_fmt = |x: &f64| {
+        let i = x.floor();
+        if i >= 0.0 && (i as usize) < spec.categories.len() {
+            spec.categories[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let y_fmt = |y: &f64| fmt_axis_number(*y, spec.y_unit);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .margin_top(14)
+            .margin_right(24)
+            .margin_left(8)
+            .margin_bottom(6)
+            .x_label_area_size(44)
+            .y_label_area_size(74)
+            .build_cartesian_2d(Ticked::new(0.0..n as f64, keys), 0.0..y_max)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(spec.x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .y_labels(6)
+            .bold_line_style(INK.mix(0.12))
+            .light_line_style(TRANSPARENT)
+            .axis_style(INK.mix(0.55))
+            .label_style((FONT, 15).into_font().color(&INK))
+            .axis_desc_style((FONT, 15).into_font().color(&INK))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let half = 0.34;
+        for i in 0..n {
+            let x = i as f64;
+            let mut base = 0.0;
+            for s in spec.stacks {
+                let v = s.values.get(i).copied().unwrap_or(0.0).max(0.0) / scale;
+                if v <= 0.0 {
+                    continue;
+                }
+                let top = (base + v).min(y_max);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x + 0.5 - half, base), (x + 0.5 + half, top)],
+                        s.color.filled(),
+                    )))
+                    .map_err(|e| err(&e))?;
+                base = top;
+            }
+        }
+        for rule in spec.hrules {
+            let y = (rule.at / scale).clamp(0.0, y_max);
+            chart
+                .draw_series(std::iter::once(plotters::element::DashedPathElement::new(
+                    vec![(0.0, y), (n as f64, y)],
+                    6,
+                    4,
+                    rule.color.stroke_width(2),
+                )))
+                .map_err(|e| err(&e))?;
+            let style = (FONT, 13).into_font().color(&rule.color);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((0.0, y)) + Text::new(rule.label.clone(), (6, -17), style),
+                ))
+                .map_err(|e| err(&e))?;
+        }
+        for line in spec.lines {
+            let pts: Vec<(f64, f64)> = line
+                .values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, v)| (i as f64 + 0.5, (v / scale).clamp(0.0, y_max)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), line.color.stroke_width(2)))
+                .map_err(|e| err(&e))?;
+            chart
+                .draw_series(
+                    pts.into_iter()
+                        .map(|p| Circle::new(p, 4, line.color.filled())),
+                )
+                .map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(finish_svg(&svg, spec.title))
+}
+
+/// One row of an interval chart: an estimate with its confidence interval.
+#[derive(Debug, Clone)]
+pub struct IntervalRow {
+    /// Label left of the row.
+    pub label: String,
+    /// Point estimate (a ratio: 0.05 = +5 %).
+    pub value: f64,
+    /// Interval, when there is one.
+    pub interval: Option<(f64, f64)>,
+    /// Bar colour.
+    pub color: RGBColor,
+}
+
+/// Draw horizontal bars of relative changes (ratios, shown in %) with interval whiskers, around
+/// a zero line, with the noise floor `±floor` shaded.
+pub fn interval_chart(
+    title: &str,
+    x_desc: &str,
+    rows: &[IntervalRow],
+    floor: Option<f64>,
+) -> Result<String, PlotError> {
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        chart: title.to_owned(),
+        message: e.to_string(),
+    };
+    let finite_max =
+        |it: &mut dyn Iterator<Item = f64>| it.filter(|v| v.is_finite()).fold(0.0_f64, f64::max);
+    let values = finite_max(&mut rows.iter().map(|r| r.value.abs()).chain(floor));
+    let ends = finite_max(
+        &mut rows
+            .iter()
+            .filter_map(|r| r.interval)
+            .flat_map(|(lo, hi)| [lo.abs(), hi.abs()]),
+    );
+    // One very wide interval (a rare error rate) must not shrink every bar to a sliver: the
+    // axis reaches at most three times the largest change or floor, and longer whiskers are cut.
+    let reach = if values > 0.0 {
+        values.max(ends.min(3.0 * values))
+    } else {
+        ends
+    };
+    // Symmetric around zero, in percent, so left and right read alike.
+    let half = nice_ceiling(reach * 100.0 * 1.1).max(1.0);
+    let n = rows.len().max(1);
+    let keys: Vec<f64> = (0..rows.len()).map(|i| i as f64 + 0.5).collect();
+    let y_fmt = |y: &f64| {
+        let i = y.floor();
+        if i >= 0.0 && (i as usize) < rows.len() {
+            // Top row first, as in a table.
+            rows[rows.len() - 1 - i as usize].label.clone()
+        } else {
+            String::new()
+        }
+    };
+    let x_fmt = |x: &f64| {
+        let v = fmt_axis_number(*x, YUnit::Ratio);
+        if *x > 0.0 { format!("+{v}") } else { v }
+    };
+    let height = (90 + 34 * n as u32).clamp(160, 520);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .margin_top(14)
+            .margin_right(24)
+            .margin_left(8)
+            .margin_bottom(6)
+            .x_label_area_size(44)
+            .y_label_area_size(120)
+            .build_cartesian_2d(-half..half, Ticked::new(0.0..n as f64, keys))
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(x_desc)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_labels(9)
+            .bold_line_style(INK.mix(0.12))
+            .light_line_style(TRANSPARENT)
+            .axis_style(INK.mix(0.55))
+            .label_style((FONT, 15).into_font().color(&INK))
+            .axis_desc_style((FONT, 15).into_font().color(&INK))
+            .draw()
+            .map_err(|e| err(&e))?;
+        if let Some(f) = floor.filter(|f| *f > 0.0) {
+            let f = (f * 100.0).min(half);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(-f, 0.0), (f, n as f64)],
+                    INK.mix(0.07).filled(),
+                )))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (0.0, n as f64)],
+                INK.mix(0.6).stroke_width(1),
+            )))
+            .map_err(|e| err(&e))?;
+        for (i, row) in rows.iter().enumerate() {
+            let y = (rows.len() - 1 - i) as f64 + 0.5;
+            let clip = |v: f64| (v * 100.0).clamp(-half, half);
+            let v = clip(row.value);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y - 0.22), (v, y + 0.22)],
+                    row.color.mix(0.75).filled(),
+                )))
+                .map_err(|e| err(&e))?;
+            if let Some((lo, hi)) = row.interval {
+                let (lo, hi) = (clip(lo), clip(hi));
+                let ink = INK.stroke_width(2);
+                chart
+                    .draw_series([
+                        PathElement::new(vec![(lo, y), (hi, y)], ink),
+                        PathElement::new(vec![(lo, y - 0.16), (lo, y + 0.16)], ink),
+                        PathElement::new(vec![(hi, y - 0.16), (hi, y + 0.16)], ink),
+                    ])
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(finish_svg(&svg, title))
+}
+
 /// Make plotters' SVG fit for inlining: drop the namespace URL, theme-aware ink, a class for CSS
 /// and an accessible title.
 fn finish_svg(svg: &str, title: &str) -> String {
@@ -700,6 +1176,35 @@ mod tests {
         check(fmt_axis_number(50_000.0, YUnit::Count), "50k");
         check(fmt_axis_number(1_500_000.0, YUnit::Count), "1.5M");
         check(fmt_axis_number(0.5, YUnit::Count), "0.5");
+    }
+
+    #[test]
+    fn small_whole_counts_get_whole_ticks() {
+        let svg = category_chart(&CategoryChart {
+            title: "instances",
+            x_desc: "month",
+            y_desc: "instances",
+            y_unit: YUnit::Count,
+            categories: &["a".into(), "b".into()],
+            stacks: &[Series {
+                label: "n".into(),
+                color: BLUE,
+                values: vec![1.0, 2.0],
+            }],
+            lines: &[],
+            hrules: &[],
+        })
+        .expect("draws");
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        assert!(labels.contains(&"5"), "axis reaches 5: {labels:?}");
+        assert!(
+            !labels.contains(&"0.5") && !labels.contains(&"2.5"),
+            "{labels:?}"
+        );
     }
 
     #[test]
