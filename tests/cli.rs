@@ -4,6 +4,7 @@ mod cli {
     pub mod support;
 
     mod browser;
+    mod capacity;
     mod exit_codes;
     mod numbers;
     mod outputs;

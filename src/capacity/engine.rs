@@ -115,11 +115,19 @@ fn in_flight(configured: u32, rate: f64) -> u32 {
     configured.max(wanted)
 }
 
+/// How long a step keeps its load after the hold, unmeasured.
+const TAIL: Duration = Duration::from_secs(1);
+
 /// Warm-up (ramp over the first half, in whole seconds since goose ramps by the second, then
-/// stay, so the load is steady before measuring) and the measured hold. No warm-up stage when
-/// the warm-up is zero.
+/// stay, so the load is steady before measuring), the measured hold, and a short unmeasured
+/// tail at the same load. No warm-up stage when the warm-up is zero.
+///
+/// The tail exists because goose runs a little past the plan (it checks its step timers every
+/// 500 ms) and the results count whatever completes after the plan's end into the last stage,
+/// whose span stops at the plan's end: measured there, throughput would be overstated. With the
+/// tail, the hold has the load running on both sides and holds exactly what completed within it.
 fn step_stages(step: &StepSpec, target: f64) -> Vec<Stage> {
-    let mut stages = Vec::with_capacity(2);
+    let mut stages = Vec::with_capacity(3);
     if !step.warmup.is_zero() {
         let ramp = Duration::from_secs(step.warmup.as_secs() / 2);
         stages.push(Stage {
@@ -129,11 +137,25 @@ fn step_stages(step: &StepSpec, target: f64) -> Vec<Stage> {
             hold: step.warmup.saturating_sub(ramp),
         });
     }
+    // Later stages "ramp" from the load to the same load over their first second: the load never
+    // changes, but a zero-length ramp at an unchanged user count would become a zero-length goose
+    // step, which never ends (goose's step timer treats 0 ms as "not yet").
+    let ramp = if stages.is_empty() {
+        Duration::ZERO
+    } else {
+        step.hold.min(Duration::from_secs(1))
+    };
     stages.push(Stage {
         name: Some(format!("step {}", step.index)),
         target,
-        ramp: Duration::ZERO,
-        hold: step.hold,
+        ramp,
+        hold: step.hold.saturating_sub(ramp),
+    });
+    stages.push(Stage {
+        name: Some("tail".into()),
+        target,
+        ramp: TAIL,
+        hold: Duration::ZERO,
     });
     stages
 }
@@ -210,7 +232,7 @@ impl StepRunner for EngineRunner {
         let mut settings = RunSettings::new(&dir);
         settings.backend.clone_from(&self.opts.backend);
         self.say(&format!(
-            "step {:>2}: {:>8} {:<10} ",
+            "step {:>2}: {:>6} {:<10}",
             step.index,
             trim(step.load),
             step.model.load_unit()
@@ -270,7 +292,7 @@ fn step_line(m: &StepMeasurement) -> String {
         format!("SLA breached: {}", broken.join(", "))
     };
     format!(
-        "{:>9.1} req/s  p95 {:>8} ms  errors {:>6.2} %  {sla}",
+        "{:>9.1} req/s  p95 {:>7} ms  errors {:>5.2} %  {sla}",
         m.throughput_rps,
         m.p95_ms
             .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
@@ -361,10 +383,28 @@ mod tests {
                 Stage {
                     name: Some("step 3".into()),
                     target: 8.0,
-                    ramp: Duration::ZERO,
-                    hold: Duration::from_secs(30),
+                    ramp: Duration::from_secs(1),
+                    hold: Duration::from_secs(29),
+                },
+                Stage {
+                    name: Some("tail".into()),
+                    target: 8.0,
+                    ramp: Duration::from_secs(1),
+                    hold: Duration::ZERO,
                 },
             ]
+        );
+        let plan = crate::plan::Plan::new(&s.load, None);
+        assert_eq!(
+            plan.goose_test_plan(),
+            "8,2;8,3;8,1;8,29;8,1;0,0",
+            "no zero-length step at an unchanged user count"
+        );
+        assert_eq!(plan.stages[1].start, Duration::from_secs(5));
+        assert_eq!(
+            plan.stages[1].end,
+            Duration::from_secs(35),
+            "the hold lasts 30 s"
         );
         assert_eq!(s.load.max_iterations, None);
         assert_eq!(s.load.max_duration, None);
@@ -372,8 +412,14 @@ mod tests {
         assert_eq!(s.slas.len(), b.slas.len());
         // No warm-up: the hold is the only stage.
         let s = step_scenario(&b, &spec(SearchModel::Closed, 0.2, 0));
-        assert_eq!(stages(&s).len(), 1);
+        assert_eq!(stages(&s).len(), 2, "hold and tail");
         assert_eq!(stages(&s)[0].target, 1.0, "at least one user");
+        assert_eq!(
+            stages(&s)[0].ramp,
+            Duration::ZERO,
+            "from 0 users: launch at once"
+        );
+        assert_eq!(stages(&s)[0].hold, Duration::from_secs(30));
         assert_eq!(hold_index(&spec(SearchModel::Closed, 1.0, 0)), 0);
         assert_eq!(hold_index(&spec(SearchModel::Closed, 1.0, 1)), 1);
     }
