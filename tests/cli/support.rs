@@ -193,7 +193,7 @@ impl Finished {
 /// most `permits` requests at once, each holding its permit for `service` (later ones queue).
 /// Throughput saturates near `permits / service`; beyond `permits` concurrent clients latency
 /// grows linearly with them.
-pub async fn contended_target(permits: usize, service: Duration) -> Target {
+pub(crate) async fn contended_target(permits: usize, service: Duration) -> Target {
     let counters = Arc::new(Counters::default());
     let gate = Arc::new(tokio::sync::Semaphore::new(permits));
     let c = counters.clone();
