@@ -203,10 +203,10 @@ fn banner(opts: &SearchOptions, out: &Path) -> String {
         Growth::Increment(i) => format!("+{i}"),
     };
     format!(
-        "capacity search: {} {} from {}, {growth} per step, {} warm-up + {} hold, at most {} steps; results in {}",
+        "capacity search ({} model): {} from {}, {growth} per step, {} warm-up + {} hold, at most {} steps; results in {}",
         match opts.model {
-            SearchModel::Closed => "closed model,",
-            SearchModel::Open => "open model,",
+            SearchModel::Closed => "closed",
+            SearchModel::Open => "open",
         },
         opts.model.load_unit(),
         opts.start,
