@@ -7,6 +7,7 @@ mod cli {
     pub mod support;
 
     mod browser;
+    mod capacity;
     mod exit_codes;
     mod kubernetes;
     mod numbers;

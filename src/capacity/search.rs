@@ -56,6 +56,13 @@ pub enum StepError {
     /// No engine can run steps in this build or configuration.
     #[error("{0}")]
     Unavailable(String),
+    /// The step was stopped from outside (Ctrl-C) before its hold ended; it measured nothing
+    /// that is kept.
+    #[error("step {index} was interrupted")]
+    Interrupted {
+        /// Step number.
+        index: usize,
+    },
 }
 
 /// How the load grows from one step to the next.
@@ -215,6 +222,11 @@ pub enum StopReason {
         /// The error.
         message: String,
     },
+    /// The search was interrupted (Ctrl-C) during this step; earlier steps are kept.
+    Interrupted {
+        /// The step that was cut short (not kept).
+        step: usize,
+    },
 }
 
 impl StopReason {
@@ -245,6 +257,9 @@ impl StopReason {
                 format!("the next step would exceed the load cap {max_load}")
             }
             Self::StepFailed { step, message } => format!("step {step} failed: {message}"),
+            Self::Interrupted { step } => {
+                format!("interrupted during step {step} (that step is not kept)")
+            }
         }
     }
 }
@@ -351,6 +366,14 @@ where
         };
         let measured = match runner.run_step(&spec) {
             Ok(m) => m,
+            Err(StepError::Interrupted { .. }) => {
+                report.stop = Some(StopReason::Interrupted { step: index });
+                on_step(&report).map_err(|source| SearchError::Save {
+                    step: index,
+                    source,
+                })?;
+                return Ok(report);
+            }
             Err(e) if index == 0 => return Err(SearchError::FirstStep(e)),
             Err(e) => {
                 report.stop = Some(StopReason::StepFailed {

@@ -19,6 +19,7 @@ struct Simulated {
     rng: StdRng,
     calls: Vec<f64>,
     fail_at: Option<usize>,
+    interrupt_at: Option<usize>,
 }
 
 impl Simulated {
@@ -32,6 +33,7 @@ impl Simulated {
             rng: StdRng::seed_from_u64(42),
             calls: Vec::new(),
             fail_at: None,
+            interrupt_at: None,
         }
     }
 }
@@ -39,6 +41,9 @@ impl Simulated {
 impl StepRunner for Simulated {
     fn run_step(&mut self, step: &StepSpec) -> Result<StepMeasurement, StepError> {
         self.calls.push(step.load);
+        if self.interrupt_at == Some(step.index) {
+            return Err(StepError::Interrupted { index: step.index });
+        }
         if self.fail_at == Some(step.index) {
             return Err(StepError::Failed {
                 index: step.index,
@@ -177,6 +182,33 @@ fn a_failed_step_keeps_earlier_steps() {
         search(&mut sim, &options(), "sim", |_| Ok(())),
         Err(SearchError::FirstStep(_))
     ));
+}
+
+#[test]
+fn an_interrupt_stops_the_search_and_keeps_finished_steps() {
+    let mut sim = Simulated::new(None);
+    sim.interrupt_at = Some(2);
+    let mut saved = Vec::new();
+    let report = search(&mut sim, &options(), "sim", |r| {
+        saved.push(r.steps.len());
+        Ok(())
+    })
+    .expect("search");
+    assert_eq!(report.steps.len(), 2, "the cut-short step is not kept");
+    assert_eq!(report.stop, Some(StopReason::Interrupted { step: 2 }));
+    assert_eq!(
+        saved,
+        vec![1, 2, 2],
+        "saved after each step and at the stop"
+    );
+    assert_eq!(sim.calls.len(), 3, "no step after the interrupt");
+
+    // Interrupted before anything finished: an empty report, not an error.
+    let mut sim = Simulated::new(None);
+    sim.interrupt_at = Some(0);
+    let report = search(&mut sim, &options(), "sim", |_| Ok(())).expect("search");
+    assert!(report.steps.is_empty());
+    assert_eq!(report.stop, Some(StopReason::Interrupted { step: 0 }));
 }
 
 #[test]

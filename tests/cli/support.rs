@@ -188,3 +188,34 @@ impl Finished {
         self
     }
 }
+
+/// A target with a built-in contention limit, on 127.0.0.1:<free port>: `/contended` serves at
+/// most `permits` requests at once, each holding its permit for `service` (later ones queue).
+/// Throughput saturates near `permits / service`; beyond `permits` concurrent clients latency
+/// grows linearly with them.
+pub(crate) async fn contended_target(permits: usize, service: Duration) -> Target {
+    let counters = Arc::new(Counters::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(permits));
+    let c = counters.clone();
+    let app = Router::new().route(
+        "/contended",
+        get(move || {
+            let (c, gate) = (c.clone(), gate.clone());
+            async move {
+                c.hits.fetch_add(1, Ordering::SeqCst);
+                // Closed only when dropped, which this target never does.
+                let Ok(_permit) = gate.acquire().await else {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                };
+                tokio::time::sleep(service).await;
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Target { url, counters }
+}
