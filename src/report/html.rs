@@ -1758,4 +1758,3 @@ mod tests {
         assert!(html.len() < 3_000_000, "{} bytes", html.len());
     }
 }
-
