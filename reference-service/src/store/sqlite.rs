@@ -620,3 +620,58 @@ impl Store for SqliteStore {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    async fn plan(store: &SqliteStore, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&store.reader)
+                .await
+                .expect("explain");
+        rows.into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn list_queries_use_their_indexes() {
+        let config = Config::parse_from(["reference-service"]);
+        let store = SqliteStore::open_temp(&config).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let keyset = plan(
+            &store,
+            &format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE 1 AND (created_at, id) < (5, 5) \
+                 ORDER BY created_at DESC, id DESC LIMIT 50"
+            ),
+        )
+        .await;
+        assert!(keyset.contains("items_created_id_idx"), "{keyset}");
+        assert!(!keyset.contains("TEMP B-TREE"), "keyset sorts: {keyset}");
+        let pending = plan(
+            &store,
+            &format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE 1 AND status = 'pending' \
+                 ORDER BY created_at DESC, id DESC LIMIT 50"
+            ),
+        )
+        .await;
+        assert!(pending.contains("items_pending_idx"), "{pending}");
+        let keyword = plan(
+            &store,
+            "SELECT count(*) FROM items WHERE 1 AND id IN \
+             (SELECT item_id FROM item_keywords WHERE keyword = 'alpha')",
+        )
+        .await;
+        assert!(
+            keyword.contains("item_keywords") && !keyword.contains("SCAN item_keywords"),
+            "{keyword}"
+        );
+    }
+}
