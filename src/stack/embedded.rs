@@ -159,7 +159,6 @@ async fn wait_ready(base_url: &str, budget: Duration) -> Result<(), StackError> 
 #[cfg(test)]
 mod tests {
     use super::super::{Backend, ImageRef, Images, StackOptions, start as start_stack};
-    use super::*;
 
     fn options(backend: Backend) -> StackOptions {
         StackOptions {
