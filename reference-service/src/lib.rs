@@ -6,7 +6,8 @@
 //!
 //! Storage, cache, queue and limiter sit behind the [`Store`], [`Cache`], [`JobQueue`] and
 //! [`Limiter`] traits; [`AppState::connect`] wires the PostgreSQL + Redis implementations and
-//! [`AppState::from_parts`] accepts any others.
+//! [`AppState::from_parts`] accepts any others; [`embedded::connect`] wires the embedded ones
+//! (SQLite and in-process cache, limiter and queue), for running without either server.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -22,6 +23,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod limiter;
 pub mod metrics;

@@ -448,10 +448,10 @@ pub async fn start(opts: &StackOptions) -> Result<Stack, StackError> {
 
 /// The embedded backend's entry point; `docker` says why `auto` did not choose Docker.
 async fn start_embedded(
-    _opts: &StackOptions,
-    docker: Option<DockerUnavailable>,
+    opts: &StackOptions,
+    _docker: Option<DockerUnavailable>,
 ) -> Result<Started, StackError> {
-    Err(StackError::EmbeddedUnavailable { docker })
+    embedded::start(opts).await
 }
 
 #[cfg(test)]

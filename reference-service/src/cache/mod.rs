@@ -5,6 +5,7 @@
 //! miss (the loader runs against the database), is counted in `redis_degraded_total`, and makes
 //! the layer bypass the backend for a short while instead of paying the timeout on every request.
 
+mod memory;
 mod redis;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
 use crate::metrics as m;
 
@@ -33,6 +35,8 @@ pub enum CacheError {
 /// A key-value store with expiry and tag sets. Keys, tags and patterns arrive fully prefixed.
 #[async_trait]
 pub trait Cache: Send + Sync {
+    /// What the backend is, as `/ready` names it: `redis`, `memory_cache`.
+    fn name(&self) -> &'static str;
     /// The value under `key`, if present.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
     /// Stores `value` for `ttl` and adds `key` to each tag set.
@@ -302,6 +306,11 @@ impl CacheLayer {
             .unwrap_or(0);
         metrics::counter!(m::CACHE_INVALIDATIONS, "kind" => "pattern").increment(removed);
         removed
+    }
+
+    /// The backend's name (see [`Cache::name`]).
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
     }
 
     /// Checks the backend directly (no breaker), for `/ready`.

@@ -52,6 +52,10 @@ impl RedisCache {
 
 #[async_trait]
 impl Cache for RedisCache {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut conn = self.conn.clone();
         conn.get(key).await.map_err(CacheError::Backend)

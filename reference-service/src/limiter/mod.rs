@@ -4,12 +4,14 @@
 //! requests from many service instances can never exceed the quota; when the backend fails the
 //! request is allowed (fail-open) and the failure is counted.
 
+mod memory;
 mod redis;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::memory::MemoryLimiter;
 pub use self::redis::RedisLimiter;
 use crate::config::Config;
 use crate::model::Plan;

@@ -7,6 +7,7 @@
 //! are spent, kept as a dead letter. Completed jobs are removed after a retention period.
 
 mod export;
+mod memory;
 mod postgres;
 mod worker;
 
@@ -20,6 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use export::ExportHandler;
+pub use memory::MemoryQueue;
 pub use postgres::PgQueue;
 pub use worker::{Handlers, JobContext, JobHandler, WorkerOptions, WorkerPool};
 

@@ -22,14 +22,19 @@ pub(crate) async fn health() -> impl IntoResponse {
 }
 
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let postgres = match tokio::time::timeout(CHECK_TIMEOUT, state.store().ping()).await {
+    let database = match tokio::time::timeout(CHECK_TIMEOUT, state.store().ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("timed out".to_owned()),
     };
-    let redis = state.cache().ping().await.map_err(|e| e.to_string());
+    let cache = state.cache().ping().await.map_err(|e| e.to_string());
     let queue = state.workers().check();
-    let checks = [("postgres", postgres), ("redis", redis), ("queue", queue)];
+    // Each part is named after its backend (`postgres` or `sqlite`, `redis` or `memory_cache`).
+    let checks = [
+        (state.store().name(), database),
+        (state.cache().backend_name(), cache),
+        ("queue", queue),
+    ];
     let failing: Vec<String> = checks
         .iter()
         .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name} ({e})")))
@@ -37,9 +42,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<impl IntoResp
     if !failing.is_empty() {
         return Err(ApiError::NotReady(failing.join(", ")));
     }
-    Ok(Json(
-        json!({ "status": "ready", "checks": { "postgres": "ok", "redis": "ok", "queue": "ok" } }),
-    ))
+    let names: serde_json::Map<String, serde_json::Value> = checks
+        .iter()
+        .map(|(name, _)| ((*name).to_owned(), json!("ok")))
+        .collect();
+    Ok(Json(json!({ "status": "ready", "checks": names })))
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

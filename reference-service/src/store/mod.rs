@@ -5,10 +5,12 @@
 //! statement (no N+1).
 
 mod postgres;
+mod sqlite;
 
 use async_trait::async_trait;
 
 pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 use crate::model::{Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, NewItem};
 use crate::seed::{SeedAccount, SeedItem};
@@ -56,9 +58,52 @@ pub struct OffsetPage {
     pub total: i64,
 }
 
+/// The figures behind `/api/accounts/{id}/stats`, as each database computes them; the health
+/// score is derived from them in one place so that every backend reports the same.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct StatsFigures {
+    pub(crate) items: i64,
+    pub(crate) pending: i64,
+    pub(crate) active: i64,
+    pub(crate) archived: i64,
+    pub(crate) mean_importance: f64,
+    pub(crate) category_median_importance: f64,
+    pub(crate) distinct_keywords: i64,
+    pub(crate) created_last_30_days: i64,
+}
+
+impl StatsFigures {
+    pub(crate) fn into_stats(self, account_id: i64) -> AccountStats {
+        let active_share = if self.items == 0 {
+            0.0
+        } else {
+            self.active as f64 / self.items as f64
+        };
+        let relative = if self.category_median_importance <= 0.0 {
+            1.0
+        } else {
+            (self.mean_importance / self.category_median_importance).min(1.0)
+        };
+        AccountStats {
+            account_id,
+            items: self.items,
+            pending: self.pending,
+            active: self.active,
+            archived: self.archived,
+            mean_importance: self.mean_importance,
+            category_median_importance: self.category_median_importance,
+            distinct_keywords: self.distinct_keywords,
+            created_last_30_days: self.created_last_30_days,
+            health_score: (100.0 * active_share * relative * 10.0).round() / 10.0,
+        }
+    }
+}
+
 /// Persistent storage of accounts, items, sessions and reference data.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// What the database is, as `/ready` names it: `postgres`, `sqlite`.
+    fn name(&self) -> &'static str;
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Checks that the database answers.

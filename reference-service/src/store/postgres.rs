@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolCopyExt, PgPoolOptions};
 use sqlx::{ConnectOptions, FromRow, Postgres, QueryBuilder};
 
-use super::{OffsetPage, PoolStats, Store, StoreError};
+use super::{OffsetPage, PoolStats, StatsFigures, Store, StoreError};
 use crate::config::Config;
 use crate::model::{
     Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, ItemStatus, NewItem, Plan,
@@ -154,6 +154,10 @@ impl PgStore {
 
 #[async_trait]
 impl Store for PgStore {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations")
             .run(&self.pool)
@@ -309,18 +313,7 @@ impl Store for PgStore {
         .map_err(|e| classify("account stats", e))?;
         Ok(row.map(
             |(items, pending, active, archived, mean, median, distinct_keywords, recent)| {
-                let active_share = if items == 0 {
-                    0.0
-                } else {
-                    active as f64 / items as f64
-                };
-                let relative = if median <= 0.0 {
-                    1.0
-                } else {
-                    (mean / median).min(1.0)
-                };
-                AccountStats {
-                    account_id,
+                StatsFigures {
                     items,
                     pending,
                     active,
@@ -329,8 +322,8 @@ impl Store for PgStore {
                     category_median_importance: median,
                     distinct_keywords,
                     created_last_30_days: recent,
-                    health_score: (100.0 * active_share * relative * 10.0).round() / 10.0,
                 }
+                .into_stats(account_id)
             },
         ))
     }

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use reference_service::cache::Namespace;
 use serde_json::json;
 
-use crate::support::{self, Reply, TestApp};
+use crate::support::{self, Backend, Reply, TestApp};
 
 const KEY: (&str, &str) = ("x-api-key", "kp_free_demo");
 
@@ -24,9 +24,9 @@ async fn create_item(app: &TestApp, title: &str) -> Reply {
     reply
 }
 
-#[tokio::test]
-async fn item_read_hits_after_miss_and_a_write_invalidates_its_tags() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(item_read_hits_after_miss_and_a_write_invalidates_its_tags);
+async fn item_read_hits_after_miss_and_a_write_invalidates_its_tags(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let created = create_item(&app, "Cache probe").await;
     let id = created.body["id"].as_i64().expect("id");
     let account = created.body["account_id"].as_i64().expect("account");
@@ -96,9 +96,9 @@ async fn item_read_hits_after_miss_and_a_write_invalidates_its_tags() {
     );
 }
 
-#[tokio::test]
-async fn reference_data_is_cached_and_no_cache_bypasses_the_read() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(reference_data_is_cached_and_no_cache_bypasses_the_read);
+async fn reference_data_is_cached_and_no_cache_bypasses_the_read(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let first = app.get("/api/reference/categories").await;
     assert_eq!(first.header("x-cache"), Some("MISS"));
     assert_eq!(first.body["data"].as_array().map(Vec::len), Some(12));
@@ -118,9 +118,9 @@ async fn reference_data_is_cached_and_no_cache_bypasses_the_read() {
     assert_eq!(bypass.body, first.body);
 }
 
-#[tokio::test]
-async fn pattern_invalidation_drops_matching_keys_only() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(pattern_invalidation_drops_matching_keys_only);
+async fn pattern_invalidation_drops_matching_keys_only(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     for id in [1, 2, 3] {
         app.get(&format!("/api/items/{id}")).await;
     }
@@ -141,9 +141,9 @@ async fn pattern_invalidation_drops_matching_keys_only() {
     );
 }
 
-#[tokio::test]
-async fn missing_items_are_404_and_not_cached() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(missing_items_are_404_and_not_cached);
+async fn missing_items_are_404_and_not_cached(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let reply = app.get("/api/items/99999999").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error_code(), "not_found");
@@ -160,7 +160,7 @@ async fn redis_down_reads_and_writes_still_answer_correctly() {
     assert_eq!(cached.header("x-cache"), Some("MISS"));
     let list_before = app.get("/api/items?limit=3").await;
 
-    app.redis.stop();
+    app.redis().stop();
     let started = Instant::now();
     let read = app.get(&uri).await;
     assert_eq!(read.status, StatusCode::OK);
@@ -201,9 +201,9 @@ async fn redis_down_reads_and_writes_still_answer_correctly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_slow_reads_fall_back_within_the_timeout() {
-    let app = support::start(|c| c.redis_timeout_ms = 100).await;
+    let mut app = support::start(|c| c.redis_timeout_ms = 100).await;
     app.get("/api/items/5").await;
-    let client = redis::Client::open(app.redis.url.as_str()).expect("client");
+    let client = redis::Client::open(app.redis().url.as_str()).expect("client");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{self, SEED_ITEMS};
+use crate::support::{self, Backend, SEED_ITEMS};
 
 fn ids(page: &Value) -> Vec<i64> {
     page["data"]
@@ -14,9 +14,13 @@ fn ids(page: &Value) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cursor_walk_sees_every_row_once_while_rows_are_inserted() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(
+    cursor_walk_sees_every_row_once_while_rows_are_inserted,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn cursor_walk_sees_every_row_once_while_rows_are_inserted(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let before: HashSet<i64> = {
         let all = app.get("/api/items?page=1&per_page=100").await;
         assert_eq!(all.body["total"], SEED_ITEMS);
@@ -75,9 +79,9 @@ async fn cursor_walk_sees_every_row_once_while_rows_are_inserted() {
     assert!(missing.is_empty(), "rows skipped by the walk: {missing:?}");
 }
 
-#[tokio::test]
-async fn offset_and_cursor_pages_agree() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(offset_and_cursor_pages_agree);
+async fn offset_and_cursor_pages_agree(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let offset = app.get("/api/items?page=3&per_page=10").await;
     assert_eq!(offset.body["page"], 3);
     assert_eq!(offset.body["per_page"], 10);
@@ -97,9 +101,9 @@ async fn offset_and_cursor_pages_agree() {
     assert_eq!(ids(&beyond.body), Vec::<i64>::new());
 }
 
-#[tokio::test]
-async fn list_parameters_are_clamped_or_rejected_as_json_400() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(list_parameters_are_clamped_or_rejected_as_json_400);
+async fn list_parameters_are_clamped_or_rejected_as_json_400(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     assert_eq!(ids(&app.get("/api/items?limit=1000").await.body).len(), 100);
     assert_eq!(ids(&app.get("/api/items?limit=0").await.body).len(), 1);
     assert_eq!(ids(&app.get("/api/items").await.body).len(), 50);
@@ -139,9 +143,9 @@ async fn list_parameters_are_clamped_or_rejected_as_json_400() {
     }
 }
 
-#[tokio::test]
-async fn filters_use_status_category_and_keyword() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(filters_use_status_category_and_keyword);
+async fn filters_use_status_category_and_keyword(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let pending = app.get("/api/items?status=pending&limit=100").await;
     let rows = pending.body["data"].as_array().cloned().unwrap_or_default();
     assert!(!rows.is_empty());
@@ -166,9 +170,9 @@ async fn filters_use_status_category_and_keyword() {
     assert!(rows.iter().all(|r| r["category_id"] == 2));
 }
 
-#[tokio::test]
-async fn writes_need_an_owner_and_valid_bodies() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(writes_need_an_owner_and_valid_bodies);
+async fn writes_need_an_owner_and_valid_bodies(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let anonymous = app
         .call(
             Method::POST,
@@ -298,9 +302,9 @@ async fn writes_need_an_owner_and_valid_bodies() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn account_stats_are_an_aggregate_of_the_account() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(account_stats_are_an_aggregate_of_the_account);
+async fn account_stats_are_an_aggregate_of_the_account(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let stats = app.get("/api/accounts/1/stats").await;
     assert_eq!(stats.status, StatusCode::OK, "{}", stats.text);
     let total = stats.body["items"].as_i64().expect("items");

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use reference_service::RateLimitMode;
 use serde_json::json;
 
-use crate::support::{self, Reply};
+use crate::support::{self, Backend, Reply};
 
 fn limits_on(c: &mut reference_service::Config) {
     c.rate_limits = RateLimitMode::On;
@@ -17,9 +17,9 @@ fn check_headers(reply: &Reply, limit: u64, remaining: u64) {
     assert_eq!(reply.header_u64("x-ratelimit-remaining"), remaining);
 }
 
-#[tokio::test]
-async fn headers_count_down_exactly() {
-    let app = support::start(limits_on).await;
+on_both_backends!(headers_count_down_exactly);
+async fn headers_count_down_exactly(backend: Backend) {
+    let app = support::start_on(backend, limits_on).await;
     for remaining in (17..20).rev() {
         let reply = app.get("/api/reference/categories").await;
         assert_eq!(reply.status, StatusCode::OK);
@@ -41,9 +41,13 @@ async fn headers_count_down_exactly() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exactly_the_limit_passes_under_concurrent_requests() {
-    let app = support::start(limits_on).await;
+on_both_backends!(
+    exactly_the_limit_passes_under_concurrent_requests,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn exactly_the_limit_passes_under_concurrent_requests(backend: Backend) {
+    let app = support::start_on(backend, limits_on).await;
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let router = app.router.clone();
@@ -80,9 +84,9 @@ async fn exactly_the_limit_passes_under_concurrent_requests() {
     );
 }
 
-#[tokio::test]
-async fn plans_get_their_own_limits_and_buckets() {
-    let app = support::start(limits_on).await;
+on_both_backends!(plans_get_their_own_limits_and_buckets);
+async fn plans_get_their_own_limits_and_buckets(backend: Backend) {
+    let app = support::start_on(backend, limits_on).await;
     for (key, limit) in [
         ("kp_free_demo", 100),
         ("kp_pro_demo", 1_000),
@@ -96,9 +100,9 @@ async fn plans_get_their_own_limits_and_buckets() {
     check_headers(&anonymous, 20, 19);
 }
 
-#[tokio::test]
-async fn auth_and_export_classes_are_stricter() {
-    let app = support::start(|c| {
+on_both_backends!(auth_and_export_classes_are_stricter);
+async fn auth_and_export_classes_are_stricter(backend: Backend) {
+    let app = support::start_on(backend, |c| {
         c.rate_limits = RateLimitMode::On;
         c.rate_limit_export = 2;
     })
@@ -164,7 +168,7 @@ async fn limiter_fails_open_when_redis_is_down() {
         c.rate_limit_anonymous = 2;
     })
     .await;
-    app.redis.stop();
+    app.redis().stop();
     for _ in 0..5 {
         let reply = app.get("/api/items/1").await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -187,9 +191,9 @@ async fn limiter_fails_open_when_redis_is_down() {
     );
 }
 
-#[tokio::test]
-async fn limits_can_be_lifted() {
-    let app = support::start(|c| {
+on_both_backends!(limits_can_be_lifted);
+async fn limits_can_be_lifted(backend: Backend) {
+    let app = support::start_on(backend, |c| {
         c.rate_limits = RateLimitMode::Off;
         c.rate_limit_anonymous = 1;
     })

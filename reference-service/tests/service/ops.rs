@@ -5,11 +5,11 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{self, eventually};
+use crate::support::{self, Backend, eventually};
 
-#[tokio::test]
-async fn health_is_ok_and_every_response_has_a_response_time() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(health_is_ok_and_every_response_has_a_response_time);
+async fn health_is_ok_and_every_response_has_a_response_time(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let health = app.get("/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
@@ -26,9 +26,9 @@ async fn health_is_ok_and_every_response_has_a_response_time() {
     }
 }
 
-#[tokio::test]
-async fn unknown_route_is_a_json_404() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(unknown_route_is_a_json_404);
+async fn unknown_route_is_a_json_404(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let reply = app.get("/api/nothing/here").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error_code(), "not_found");
@@ -41,7 +41,7 @@ async fn ready_is_503_naming_postgres_when_it_stops() {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
     assert_eq!(ready.body["checks"]["postgres"], "ok");
 
-    app.postgres.stop();
+    app.postgres().stop();
     let reply = app.get("/ready").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.error_code(), "not_ready");
@@ -70,7 +70,7 @@ async fn ready_is_503_naming_postgres_when_it_stops() {
 #[tokio::test]
 async fn ready_is_503_naming_redis_when_it_stops() {
     let mut app = support::start(|_| {}).await;
-    app.redis.stop();
+    app.redis().stop();
     let reply = app.get("/ready").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let message = reply.body["error"]["message"].as_str().unwrap_or_default();
@@ -80,9 +80,13 @@ async fn ready_is_503_naming_redis_when_it_stops() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_expose_every_family() {
-    let mut app = support::start(|c| {
+on_both_backends!(
+    metrics_expose_every_family,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn metrics_expose_every_family(backend: Backend) {
+    let mut app = support::start_on(backend, |c| {
         c.rate_limits = reference_service::RateLimitMode::On;
         c.rate_limit_auth = 1;
         c.queue_completed_retention_secs = 0;
@@ -130,9 +134,11 @@ async fn metrics_expose_every_family() {
         }
     })
     .await;
-    // A Redis degradation event.
-    app.redis.stop();
-    assert_eq!(app.get("/api/items/2").await.status, StatusCode::OK);
+    // A Redis degradation event (the embedded cache has no server to lose).
+    if backend == Backend::Postgres {
+        app.redis().stop();
+        assert_eq!(app.get("/api/items/2").await.status, StatusCode::OK);
+    }
 
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
@@ -142,7 +148,7 @@ async fn metrics_expose_every_family() {
             .unwrap_or_default()
             .starts_with("text/plain")
     );
-    for family in [
+    let mut families = vec![
         "http_request_duration_seconds_bucket{",
         "http_requests_total{",
         "cache_hits_total{namespace=\"item\"}",
@@ -154,9 +160,12 @@ async fn metrics_expose_every_family() {
         "queue_depth{priority=\"critical\",state=\"waiting\"}",
         "queue_jobs_total{priority=\"normal\",outcome=\"completed\"}",
         "rate_limit_rejections_total{class=\"auth\"}",
-        "redis_degraded_total{component=\"cache\"",
         "process_resident_memory_bytes",
-    ] {
+    ];
+    if backend == Backend::Postgres {
+        families.push("redis_degraded_total{component=\"cache\"");
+    }
+    for family in families {
         assert!(
             metrics.text.contains(family),
             "/metrics lacks `{family}`:\n{}",
@@ -179,9 +188,16 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     response.to_lowercase()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serves_over_tcp_with_per_ip_limits_and_stops_gracefully() {
-    let app = support::start(|c| c.rate_limits = reference_service::RateLimitMode::On).await;
+on_both_backends!(
+    serves_over_tcp_with_per_ip_limits_and_stops_gracefully,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn serves_over_tcp_with_per_ip_limits_and_stops_gracefully(backend: Backend) {
+    let app = support::start_on(backend, |c| {
+        c.rate_limits = reference_service::RateLimitMode::On
+    })
+    .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -15,7 +15,7 @@ use reference_service::queue::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{self, TestApp, eventually};
+use crate::support::{self, Backend, TestApp, eventually};
 
 struct AlwaysFails;
 
@@ -47,8 +47,8 @@ fn job(kind: &str, priority: Priority) -> NewJob {
 }
 
 /// A service whose own workers are off, so that tests choose the handlers.
-async fn app_without_workers() -> TestApp {
-    support::start(|c| c.queue_workers = 0).await
+async fn app_without_workers(backend: Backend) -> TestApp {
+    support::start_on(backend, |c| c.queue_workers = 0).await
 }
 
 fn pool(app: &TestApp, handlers: Handlers, options: WorkerOptions) -> Arc<WorkerPool> {
@@ -71,9 +71,13 @@ async fn wait_for(app: &TestApp, id: Uuid, status: JobStatus, limit: Duration) -
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_retry_policy_gives_its_attempt_count_and_backoff_schedule() {
-    let app = app_without_workers().await;
+on_both_backends!(
+    each_retry_policy_gives_its_attempt_count_and_backoff_schedule,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn each_retry_policy_gives_its_attempt_count_and_backoff_schedule(backend: Backend) {
+    let app = app_without_workers(backend).await;
     // The slowest schedule (very low: 30 s × (2^14 − 1) in all) runs in about half a second.
     let scale = 1e-6;
     let workers = pool(
@@ -140,9 +144,9 @@ async fn each_retry_policy_gives_its_attempt_count_and_backoff_schedule() {
     workers.shutdown().await;
 }
 
-#[tokio::test]
-async fn dead_letters_are_kept_and_completed_jobs_removed() {
-    let app = app_without_workers().await;
+on_both_backends!(dead_letters_are_kept_and_completed_jobs_removed);
+async fn dead_letters_are_kept_and_completed_jobs_removed(backend: Backend) {
+    let app = app_without_workers(backend).await;
     let handlers = Handlers::new()
         .with("fail", Arc::new(AlwaysFails))
         .with("ok", Arc::new(Sleeps(Duration::ZERO)));
@@ -204,9 +208,9 @@ async fn dead_letters_are_kept_and_completed_jobs_removed() {
     );
 }
 
-#[tokio::test]
-async fn delayed_jobs_wait_and_urgent_jobs_are_claimed_first() {
-    let app = app_without_workers().await;
+on_both_backends!(delayed_jobs_wait_and_urgent_jobs_are_claimed_first);
+async fn delayed_jobs_wait_and_urgent_jobs_are_claimed_first(backend: Backend) {
+    let app = app_without_workers(backend).await;
     let queue = app.state.queue().clone();
     let low = queue
         .enqueue(&job("x", Priority::VeryLow))
@@ -251,9 +255,13 @@ async fn delayed_jobs_wait_and_urgent_jobs_are_claimed_first() {
     assert_eq!(stats.iter().map(|s| s.active).sum::<i64>(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claims_never_share_a_job() {
-    let app = app_without_workers().await;
+on_both_backends!(
+    concurrent_claims_never_share_a_job,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn concurrent_claims_never_share_a_job(backend: Backend) {
+    let app = app_without_workers(backend).await;
     let queue = app.state.queue().clone();
     for _ in 0..40 {
         queue
@@ -280,9 +288,13 @@ async fn concurrent_claims_never_share_a_job() {
     assert_eq!((all.len(), unique.len()), (40, 40));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_finishes_short_jobs_and_requeues_long_ones() {
-    let app = app_without_workers().await;
+on_both_backends!(
+    shutdown_finishes_short_jobs_and_requeues_long_ones,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn shutdown_finishes_short_jobs_and_requeues_long_ones(backend: Backend) {
+    let app = app_without_workers(backend).await;
     let queue = app.state.queue().clone();
     let handlers = Handlers::new()
         .with("short", Arc::new(Sleeps(Duration::from_millis(300))))
@@ -327,9 +339,9 @@ async fn shutdown_finishes_short_jobs_and_requeues_long_ones() {
     );
 }
 
-#[tokio::test]
-async fn export_endpoint_answers_202_and_the_job_reports_progress() {
-    let app = support::start(|_| {}).await;
+on_both_backends!(export_endpoint_answers_202_and_the_job_reports_progress);
+async fn export_endpoint_answers_202_and_the_job_reports_progress(backend: Backend) {
+    let app = support::start_on(backend, |_| {}).await;
     let anonymous = app.call(Method::POST, "/api/exports", &[], None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let bad = app

@@ -1,9 +1,14 @@
-//! Throwaway PostgreSQL and Redis servers for the integration tests, plus request helpers.
+//! Throwaway PostgreSQL and Redis servers for the integration tests, the embedded backend as
+//! the other way to run the service, plus request helpers.
 //!
-//! Each test gets its own PostgreSQL cluster (copied from a cached `initdb` template, so start-up
-//! takes a fraction of a second) and its own redis-server, both on free loopback ports in temp
-//! directories, killed by PID when the test ends. Stopping one therefore cannot disturb another
-//! test. Missing binaries fail the test with a hint instead of skipping it.
+//! Each PostgreSQL test gets its own PostgreSQL cluster (copied from a cached `initdb` template,
+//! so start-up takes a fraction of a second) and its own redis-server, both on free loopback
+//! ports in temp directories, killed by PID when the test ends. Stopping one therefore cannot
+//! disturb another test. Missing binaries fail the test with a hint instead of skipping it.
+//! An embedded test needs no server: SQLite in a temp file and in-process cache, limiter, queue.
+//!
+//! Behaviour that does not depend on the backend is written once as `async fn(Backend)` and run
+//! on both with [`on_both_backends!`].
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -335,13 +340,72 @@ impl Drop for Redis {
     }
 }
 
+/// Which set of backends a test runs the service on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// PostgreSQL and Redis servers.
+    Postgres,
+    /// SQLite and in-process cache, limiter and queue.
+    Embedded,
+}
+
+/// Runs a test body `async fn NAME(backend: Backend)` once per backend, as the tests
+/// `NAME::postgres` and `NAME::embedded`; further arguments go to `#[tokio::test(..)]`.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        on_both_backends!($name, flavor = "current_thread");
+    };
+    ($name:ident, $($flavor:tt)*) => {
+        mod $name {
+            use crate::support::Backend;
+
+            #[tokio::test($($flavor)*)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await
+            }
+
+            #[tokio::test($($flavor)*)]
+            async fn embedded() {
+                super::$name(Backend::Embedded).await
+            }
+        }
+    };
+}
+
+/// The servers of a PostgreSQL-backed test.
+pub(crate) struct Servers {
+    redis: Redis,
+    // Declared last so that it drops after the state's pool.
+    postgres: Postgres,
+}
+
 /// A service under test with its own databases.
 pub(crate) struct TestApp {
-    pub(crate) redis: Redis,
+    pub(crate) backend: Backend,
     pub(crate) state: AppState,
     pub(crate) router: Router,
-    // Declared last so that it drops after the state's pool.
-    pub(crate) postgres: Postgres,
+    // Declared last so that the servers stop after the state's pools are gone.
+    servers: Option<Servers>,
+}
+
+impl TestApp {
+    /// The Redis server (PostgreSQL backend only).
+    #[track_caller]
+    pub(crate) fn redis(&mut self) -> &mut Redis {
+        match self.servers.as_mut() {
+            Some(servers) => &mut servers.redis,
+            None => panic!("the {:?} backend has no redis server", self.backend),
+        }
+    }
+
+    /// The PostgreSQL server (PostgreSQL backend only).
+    #[track_caller]
+    pub(crate) fn postgres(&mut self) -> &mut Postgres {
+        match self.servers.as_mut() {
+            Some(servers) => &mut servers.postgres,
+            None => panic!("the {:?} backend has no postgres server", self.backend),
+        }
+    }
 }
 
 /// Items seeded for each test (small: tests need shape, not volume).
@@ -349,12 +413,12 @@ pub(crate) const SEED_ITEMS: u64 = 300;
 
 /// Starts PostgreSQL and Redis, seeds, and builds the service; `tweak` adjusts the config.
 pub(crate) async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let (postgres, redis) = tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
-        .await
-        .expect("start servers");
+    start_on(Backend::Postgres, tweak).await
+}
+
+/// The test configuration: small seed, fast queue, limits off; `tweak` adjusts it.
+fn config(tweak: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config::from_env();
-    config.database_url = postgres.url.clone();
-    config.redis_url = redis.url.clone();
     config.seed_items = SEED_ITEMS;
     config.seed = 7;
     config.rate_limits = RateLimitMode::Off;
@@ -368,14 +432,39 @@ pub(crate) async fn start(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.queue_time_scale = 0.001;
     config.queue_shutdown_grace_ms = 2_000;
     tweak(&mut config);
-    let state = AppState::connect(&config)
-        .await
-        .expect("connect to the test databases");
+    config
+}
+
+/// Starts the service on `backend` (and its servers, for PostgreSQL), seeded.
+pub(crate) async fn start_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (state, servers) = match backend {
+        Backend::Postgres => {
+            let (postgres, redis) =
+                tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
+                    .await
+                    .expect("start servers");
+            let config = config(|c| {
+                c.database_url = postgres.url.clone();
+                c.redis_url = redis.url.clone();
+                tweak(c);
+            });
+            let state = AppState::connect(&config)
+                .await
+                .expect("connect to the test databases");
+            (state, Some(Servers { redis, postgres }))
+        }
+        Backend::Embedded => {
+            let state = reference_service::embedded::connect(&config(tweak))
+                .await
+                .expect("start the embedded backends");
+            (state, None)
+        }
+    };
     TestApp {
+        backend,
         router: app(state.clone()),
         state,
-        redis,
-        postgres,
+        servers,
     }
 }
 
