@@ -225,11 +225,16 @@ impl Plan {
     /// so each segment is rounded up; the run's own clock still ends the run at `duration`.
     pub fn goose_test_plan(&self) -> String {
         let mut steps = Vec::new();
+        let mut previous = 0.0;
         for s in &self.stages {
             let users = s.target.round().max(0.0);
             let ramp = s.ramp.min(s.end.saturating_sub(s.start));
             let hold = s.end.saturating_sub(s.start).saturating_sub(ramp);
-            steps.push(format!("{users},{}", ceil_secs(ramp)));
+            // Goose never finishes a zero-second step that keeps the user count: skip it.
+            if !(ramp.is_zero() && users == previous && !steps.is_empty()) {
+                steps.push(format!("{users},{}", ceil_secs(ramp)));
+            }
+            previous = users;
             if !hold.is_zero() {
                 steps.push(format!("{users},{}", ceil_secs(hold)));
             }
@@ -295,6 +300,16 @@ mod tests {
         // A duration cap cuts the second stage.
         let cut = Plan::new(&load, Some(Duration::from_secs(30)));
         assert_eq!(cut.goose_test_plan(), "10,5;10,20;20,0;20,5;0,0");
+        // A stage that keeps the user count with no ramp adds only its hold.
+        let same = Load {
+            model: LoadModel::Closed(ClosedLoad {
+                stages: vec![stage(1.0, 0, 1), stage(1.0, 0, 2)],
+                think_time: None,
+            }),
+            max_duration: None,
+            max_iterations: None,
+        };
+        assert_eq!(Plan::new(&same, None).goose_test_plan(), "1,0;1,1;1,2;0,0");
     }
 
     #[test]

@@ -428,7 +428,14 @@ impl Recorder {
             if ps.start > measured {
                 break;
             }
-            let end = ps.end.min(measured);
+            // Requests finished after the plan's end (goose stops within about a second) belong
+            // to the last stage, so its span runs to the end of the measurement.
+            let last = index + 1 == self.plan.stages.len();
+            let end = if last {
+                measured.max(ps.start)
+            } else {
+                ps.end.min(measured)
+            };
             let span = end.saturating_sub(ps.start).as_secs_f64();
             stages.push(StageRecord {
                 index,

@@ -279,7 +279,13 @@ fn save(path: &Path, report: &CapacityReport) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // The page goes beside the data after every step, so a stopped search has one too.
+    let html = kneepoint::report::html::render_capacity(report).map_err(io::Error::other)?;
+    let page = path.with_file_name("capacity.html");
+    let tmp = page.with_extension("html.tmp");
+    std::fs::write(&tmp, html)?;
+    std::fs::rename(&tmp, page)
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

@@ -88,6 +88,9 @@ impl CompareArgs {
             compare::to_junit(&comparison).map_err(|e| Failure::run(miette::miette!("{e}")))?;
         let json = serde_json::to_string_pretty(&comparison)
             .map_err(|e| Failure::run(miette::miette!("cannot serialize the comparison: {e}")))?;
+        let html =
+            kneepoint::report::html::render_compare_with_runs(&comparison, &baseline, &candidate)
+                .map_err(|e| Failure::run(miette::miette!("cannot render compare.html: {e}")))?;
         let out = self
             .out
             .clone()
@@ -98,6 +101,7 @@ impl CompareArgs {
                 ("compare.json", json.as_bytes()),
                 ("compare.md", markdown.as_bytes()),
                 ("compare.junit.xml", junit.as_bytes()),
+                ("compare.html", html.as_bytes()),
             ],
         )?;
         print!("{markdown}");

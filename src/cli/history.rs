@@ -61,6 +61,14 @@ impl HistoryArgs {
                     out.join("history.json").display()
                 ))
             })?;
+        let html = kneepoint::report::html::render_history(&h)
+            .map_err(|e| Failure::run(miette::miette!("cannot render history.html: {e}")))?;
+        std::fs::write(out.join("history.html"), html).map_err(|e| {
+            Failure::run(miette::miette!(
+                "cannot write `{}`: {e}",
+                out.join("history.html").display()
+            ))
+        })?;
         print!("{}", history::to_table(&h));
         eprintln!("wrote {}", out.join("history.json").display());
         Ok(Outcome::Passed)
