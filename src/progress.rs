@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::plan::PlannedStage;
+use crate::plan::Plan;
+use crate::scenario::HOLD_UNTIL_CAP;
 use crate::recorder::Live;
 
 /// How progress is shown.
@@ -32,13 +33,28 @@ impl Progress {
         }
     }
 
-    /// Start showing progress for these stages.
-    pub fn start(self, stages: &[PlannedStage]) -> ProgressSink {
-        let total = stages.last().map_or(Duration::ZERO, |s| s.end);
+    /// Start showing progress for a run laid out as `plan`.
+    ///
+    /// A run bounded in time gets a bar of seconds. One bounded only by its iteration cap (its
+    /// last stage holds until [`HOLD_UNTIL_CAP`]) has no meaningful end time: it gets a spinner
+    /// with the elapsed time and the cap instead of a bar that would claim 24 hours.
+    pub fn start(self, plan: &Plan) -> ProgressSink {
         let bar = (self == Self::Bar).then(|| {
-            let bar = ProgressBar::new(total.as_secs().max(1));
+            let timed = plan.duration < HOLD_UNTIL_CAP || plan.max_iterations.is_none();
+            let (bar, template) = if timed {
+                (
+                    ProgressBar::new(plan.duration.as_secs().max(1)),
+                    "{spinner} [{bar:30}] {pos}/{len}s {msg}".to_owned(),
+                )
+            } else {
+                let cap = plan.max_iterations.unwrap_or_default();
+                (
+                    ProgressBar::no_length(),
+                    format!("{{spinner}} {{pos}}s (until {cap} iterations) {{msg}}"),
+                )
+            };
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len}s {msg}")
+                ProgressStyle::with_template(&template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -48,7 +64,7 @@ impl Progress {
         ProgressSink {
             mode: self,
             bar,
-            names: stages.iter().map(|s| s.name.clone()).collect(),
+            names: plan.stages.iter().map(|s| s.name.clone()).collect(),
             last_line: Instant::now(),
         }
     }

@@ -18,6 +18,7 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 
 use crate::recorder::{Recorder, Scopes};
+use crate::shard::Shard;
 use crate::results::{
     ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries, ShardInfo,
 };
@@ -105,6 +106,13 @@ pub fn handle_signals() {
         eprintln!("\nkneepoint: interrupted, finishing the results (interrupt again to quit)");
         driver::goose::stop(INTERRUPT_REASON);
     });
+}
+
+/// Whether Ctrl-C / SIGTERM arrived (see [`handle_signals`]). Commands that run several loads in
+/// a row (a capacity search) check it between them: a signal that lands between two loads has
+/// no load to stop.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 /// SHA-256 of a file's bytes, hex.
@@ -240,7 +248,7 @@ async fn watch(
     server: Option<Scraper>,
 ) {
     let stages = recorder.plan().stages.len();
-    let mut progress = settings.progress.start(&recorder.plan().stages);
+    let mut progress = settings.progress.start(recorder.plan());
     let has_abort = scenario.slas.iter().any(|s| s.abort);
     let mut stage = 0;
     let mut interval = tokio::time::interval_at(
@@ -540,6 +548,12 @@ pub struct RunOptions {
     /// Keep the reference service's rate limits on (off by default: a load test measures
     /// capacity, not the limiter).
     pub rate_limits: bool,
+    /// Run only this shard of a distributed run (`--shard I/N`).
+    pub shard: Option<Shard>,
+    /// Run id to write instead of a fresh one (`--run-id`).
+    pub run_id: Option<String>,
+    /// When the load starts (`--start-at`, `--barrier`).
+    pub start: crate::shard::StartAt,
 }
 
 /// `kneepoint run`: load and validate the scenario, run it, write every output, print the
@@ -565,6 +579,16 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
         }
         scenario.target.reference = false;
     }
+    if let Some(shard) = opts.shard {
+        if scenario.target.reference && shard.count() > 1 {
+            return Err(Failure::invalid(miette::miette!(
+                help = "start the reference stack once (`kneepoint stack up`) and pass its URL \
+                        to every shard with `--target URL`",
+                "shard {shard}: every shard would start a reference stack of its own"
+            )));
+        }
+        scenario = crate::shard::apply(&scenario, shard).map_err(Failure::invalid)?;
+    }
     let out = opts
         .out
         .clone()
@@ -572,6 +596,8 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
     let mut settings = RunSettings::new(&out);
     settings.progress = Progress::auto(opts.quiet);
     settings.max_duration = opts.duration;
+    settings.shard = opts.shard.map(Shard::info);
+    settings.run_id.clone_from(&opts.run_id);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -599,13 +625,41 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
         } else {
             None
         };
-        let results = execute(Arc::new(scenario), &settings).await;
+        let results = match wait_for_start(opts).await {
+            Ok(()) => execute(Arc::new(scenario), &settings).await.map_err(Failure::run),
+            Err(failure) => Err(failure),
+        };
         if let Some(stack) = stack {
             stack.stop().await;
         }
-        results.map_err(Failure::run)
+        results
     })?;
     finish(&results, &out, opts.quiet)
+}
+
+/// Wait for `--start-at` or `--barrier`. A start time that passed or lies too far ahead is bad
+/// input; a barrier that cannot be used or times out fails the run.
+async fn wait_for_start(opts: &RunOptions) -> Result<(), crate::Failure> {
+    use crate::shard::{ShardError, StartAt};
+    let shard = opts.shard.unwrap_or_else(Shard::whole);
+    if !opts.quiet {
+        match &opts.start {
+            StartAt::Now => {}
+            StartAt::At(at) => eprintln!("shard {shard}: waiting for the start at {at}"),
+            StartAt::Barrier { dir, expected, .. } => eprintln!(
+                "shard {shard}: waiting at `{}` for {expected} shards",
+                dir.display()
+            ),
+        }
+    }
+    crate::shard::wait_for_start(&opts.start, shard)
+        .await
+        .map_err(|e| match e {
+            ShardError::StartPassed { .. } | ShardError::StartTooFar { .. } => {
+                crate::Failure::invalid(e)
+            }
+            _ => crate::Failure::run(e),
+        })
 }
 
 /// Start the reference stack for a scenario that asks for it.

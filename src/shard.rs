@@ -348,9 +348,10 @@ fn partition_rows(rows: &[Vec<String>], shard: Shard) -> Vec<Vec<String>> {
 }
 
 /// When a shard's load starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum StartAt {
     /// At once (an ordinary run, or shards started together by other means).
+    #[default]
     Now,
     /// At this wall-clock time (`--start-at`, RFC 3339). Workers' clocks must agree (NTP); a
     /// time up to [`START_GRACE`] in the past starts at once, an older one is an error.

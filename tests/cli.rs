@@ -13,5 +13,6 @@ mod cli {
     mod numbers;
     mod outputs;
     mod scripting;
+    mod sharding;
     mod validate;
 }

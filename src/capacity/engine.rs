@@ -227,6 +227,10 @@ impl EngineRunner {
 
 impl StepRunner for EngineRunner {
     fn run_step(&mut self, step: &StepSpec) -> Result<StepMeasurement, StepError> {
+        if crate::run::interrupted() {
+            // Ctrl-C came between two steps: there was no load to stop, so stop here.
+            return Err(StepError::Interrupted { index: step.index });
+        }
         let scenario = step_scenario(&self.base, step);
         let dir = self.opts.steps_dir.join(step_dir_name(step));
         let mut settings = RunSettings::new(&dir);

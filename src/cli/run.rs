@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kneepoint::run::{RunOptions, handle_signals, run};
+use kneepoint::shard::{Shard, StartAt};
 use kneepoint::{Failure, Outcome};
 
 /// Flags of `kneepoint run`.
@@ -34,6 +35,26 @@ pub(crate) struct RunArgs {
     /// Keep the reference service's rate limits on (they are lifted by default).
     #[arg(long)]
     rate_limits: bool,
+    /// Run shard I of N of a distributed run (e.g. `2/4`): a 1/N share of the users or
+    /// arrival rate and of the iteration cap, stages in step, feeder rows dealt round-robin.
+    /// Merge the shards' results with `kneepoint merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Run id written to the results (every shard of a distributed run must share one; `kneepoint
+    /// merge` refuses shards of different runs) [default: a fresh id].
+    #[arg(long, value_name = "ID")]
+    run_id: Option<String>,
+    /// Start the load at this wall-clock time (RFC 3339, e.g. `2026-11-25T10:00:00Z`), so
+    /// shards on several machines start together; clocks must agree (NTP).
+    #[arg(long, value_name = "TIME", conflicts_with = "barrier")]
+    start_at: Option<jiff::Timestamp>,
+    /// Start the load when every shard has arrived in this shared folder (a fresh one per run):
+    /// each shard creates `ready-I` there and waits for all N. Needs `--shard`.
+    #[arg(long, value_name = "DIR", requires = "shard")]
+    barrier: Option<PathBuf>,
+    /// Give up waiting at the barrier after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    barrier_timeout: Duration,
 }
 
 impl RunArgs {
@@ -48,6 +69,17 @@ impl RunArgs {
             quiet: self.quiet,
             backend: self.backend,
             rate_limits: self.rate_limits,
+            shard: self.shard,
+            run_id: self.run_id,
+            start: match (self.start_at, self.barrier) {
+                (Some(at), _) => StartAt::At(at),
+                (None, Some(dir)) => StartAt::Barrier {
+                    dir,
+                    expected: self.shard.map_or(1, Shard::count),
+                    timeout: self.barrier_timeout,
+                },
+                (None, None) => StartAt::Now,
+            },
         })
     }
 }

@@ -1,0 +1,150 @@
+//! Distributed runs through the real binary: `--shard`, `--run-id`, `--barrier`, `--start-at`,
+//! and the merge of the shards.
+
+use std::sync::atomic::Ordering;
+
+use super::support::{Kneepoint, target};
+
+fn scenario(url: &str, users: u32, iterations: u32) -> String {
+    format!(
+        r#"
+name = "sharded"
+[target]
+base_url = "{url}"
+[load]
+users = {users}
+duration = "60s"
+iterations = {iterations}
+[[transaction]]
+name = "t"
+[[transaction.request]]
+name = "r"
+path = "/delay/1"
+[[sla]]
+metric = "error_rate"
+threshold = "1%"
+"#
+    )
+}
+
+fn requests(results: &serde_json::Value) -> u64 {
+    results["scopes"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["kind"] == "overall"))
+        .and_then(|s| s["stats"]["requests"].as_u64())
+        .unwrap_or_else(|| panic!("no overall request count in {results}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_meet_at_a_barrier_and_merge_to_the_whole_run() {
+    let t = target().await;
+    let barrier = tempfile::tempdir().expect("tempdir");
+    let barrier = barrier.path().join("barrier");
+    let barrier = barrier.to_str().expect("utf-8 path");
+    let shard = |i: &str| {
+        Kneepoint::new()
+            .file("s.toml", &scenario(&t.url, 4, 31))
+            .args(&["run", "s.toml", "--out", "out", "--quiet", "--shard", i])
+            .args(&["--run-id", "run-42", "--barrier", barrier])
+            .args(&["--barrier-timeout", "60s"])
+            .run()
+    };
+    let (one, two) = tokio::join!(shard("1/2"), shard("2/2"));
+    one.expect_code(0);
+    two.expect_code(0);
+    let (r1, r2) = (one.results(), two.results());
+    for (r, i) in [(&r1, 1), (&r2, 2)] {
+        assert_eq!(r["run_id"], "run-42", "run id of shard {i}");
+        assert_eq!(r["shard"]["index"], i, "{}", r["shard"]);
+        assert_eq!(r["shard"]["count"], 2, "{}", r["shard"]);
+    }
+    // 31 iterations split exactly: 16 + 15, each one request; the target saw all of them.
+    let mut counts = [requests(&r1), requests(&r2)];
+    counts.sort_unstable();
+    assert_eq!(counts, [15, 16]);
+    assert_eq!(t.counters.hits.load(Ordering::SeqCst), 31);
+    for i in 1..=2 {
+        assert!(
+            std::path::Path::new(barrier)
+                .join(format!("ready-{i}"))
+                .exists(),
+            "shard {i} arrived at the barrier"
+        );
+    }
+
+    let merged = Kneepoint::new()
+        .args(&["merge", one.out.to_str().unwrap(), two.out.to_str().unwrap()])
+        .args(&["--out", "out", "--quiet"])
+        .run()
+        .await;
+    merged.expect_code(0);
+    let m = merged.results();
+    assert_eq!(requests(&m), 31);
+    assert_eq!(m["shards"], 2, "merged result says how many shards contributed");
+    assert_eq!(m["run_id"], "run-42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_barrier_nobody_else_reaches_fails_the_run() {
+    let t = target().await;
+    let barrier = tempfile::tempdir().expect("tempdir");
+    let run = Kneepoint::new()
+        .file("s.toml", &scenario(&t.url, 6, 12))
+        .args(&["run", "s.toml", "--out", "out", "--quiet", "--shard", "1/3"])
+        .args(&["--barrier", barrier.path().to_str().unwrap()])
+        .args(&["--barrier-timeout", "300ms"])
+        .run()
+        .await;
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains('2') && run.stderr.contains('3'),
+        "names the shards that never arrived: {}",
+        run.stderr
+    );
+    assert_eq!(t.counters.hits.load(Ordering::SeqCst), 0, "no load sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_shard_flags_are_invalid_input() {
+    let t = target().await;
+    let text = scenario(&t.url, 2, 10);
+    for (args, says) in [
+        (vec!["--shard", "3/2"], "shard 3 of 2"),
+        (vec!["--shard", "two"], "I/N"),
+        (vec!["--start-at", "2001-01-01T00:00:00Z"], "passed"),
+        (vec!["--barrier", "b"], "--shard"),
+        // 2 users cannot be split into 3 shards with none empty.
+        (vec!["--shard", "1/3"], "3"),
+    ] {
+        let run = Kneepoint::new()
+            .file("s.toml", &text)
+            .args(&["run", "s.toml", "--out", "out", "--quiet"])
+            .args(&args)
+            .run()
+            .await;
+        run.expect_code(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(t.counters.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_time_just_ahead_is_waited_for() {
+    let t = target().await;
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let run = Kneepoint::new()
+        .file("s.toml", &scenario(&t.url, 2, 4))
+        .args(&["run", "s.toml", "--out", "out", "--quiet"])
+        .args(&["--start-at", &at.to_string()])
+        .run()
+        .await;
+    run.expect_code(0);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1400));
+    let began: jiff::Timestamp = run.results()["started_at"]
+        .as_str()
+        .expect("started_at")
+        .parse()
+        .expect("RFC 3339");
+    assert!(began >= at, "load began at {began}, before {at}");
+}
