@@ -604,23 +604,9 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
         .map_err(|e| Failure::run(miette::miette!("cannot start the async runtime: {e}")))?;
     let results = runtime.block_on(async {
         let stack = if scenario.target.reference {
-            let stack = start_stack(opts).await?;
-            scenario.target.base_url = stack.base_url().trim_end_matches('/').to_owned();
-            if scenario.target.metrics_url.is_none() {
-                scenario.target.metrics_url = Some(stack.metrics_url().to_owned());
-            }
+            let stack = start_reference_stack(opts.backend, opts.rate_limits, opts.quiet).await?;
+            aim_at_stack(&mut scenario, &stack);
             settings.backend = stack.backend_name().to_owned();
-            if !opts.quiet {
-                eprintln!(
-                    "reference stack ({}) up in {:.1} s at {}",
-                    stack.backend_name(),
-                    stack.startup_time().as_secs_f64(),
-                    stack.base_url()
-                );
-                for note in stack.notes() {
-                    eprintln!("  {note}");
-                }
-            }
             Some(stack)
         } else {
             None
@@ -662,14 +648,41 @@ async fn wait_for_start(opts: &RunOptions) -> Result<(), crate::Failure> {
         })
 }
 
-/// Start the reference stack for a scenario that asks for it.
-async fn start_stack(opts: &RunOptions) -> Result<crate::stack::Stack, crate::Failure> {
+/// Start the reference stack for a scenario with `[target] reference = true`, and say where it
+/// is (unless `quiet`). Bad stack settings in the environment are invalid input; a stack that
+/// cannot start fails the run.
+pub async fn start_reference_stack(
+    backend: crate::stack::Backend,
+    rate_limits: bool,
+    quiet: bool,
+) -> Result<crate::stack::Stack, crate::Failure> {
     let mut stack_opts = crate::stack::StackOptions::from_env().map_err(crate::Failure::invalid)?;
-    stack_opts.backend = opts.backend;
-    stack_opts.rate_limits = opts.rate_limits;
-    crate::stack::start(&stack_opts)
+    stack_opts.backend = backend;
+    stack_opts.rate_limits = rate_limits;
+    let stack = crate::stack::start(&stack_opts)
         .await
-        .map_err(crate::Failure::run)
+        .map_err(crate::Failure::run)?;
+    if !quiet {
+        eprintln!(
+            "reference stack ({}) up in {:.1} s at {}",
+            stack.backend_name(),
+            stack.startup_time().as_secs_f64(),
+            stack.base_url()
+        );
+        for note in stack.notes() {
+            eprintln!("  {note}");
+        }
+    }
+    Ok(stack)
+}
+
+/// Point a scenario at a started reference stack (its URL, and its metrics unless the scenario
+/// names another endpoint).
+pub fn aim_at_stack(scenario: &mut Scenario, stack: &crate::stack::Stack) {
+    scenario.target.base_url = stack.base_url().trim_end_matches('/').to_owned();
+    if scenario.target.metrics_url.is_none() {
+        scenario.target.metrics_url = Some(stack.metrics_url().to_owned());
+    }
 }
 
 /// Write every output of a finished run, print its summary, and map its status to an outcome.

@@ -207,6 +207,18 @@ impl EngineRunner {
         })
     }
 
+    /// Run a future on the runner's runtime (the one every step runs on), e.g. to start and
+    /// stop a reference stack that must outlive the steps.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Send every step to a started reference stack, and record its backend in the results.
+    pub fn use_stack(&mut self, stack: &crate::stack::Stack) {
+        crate::run::aim_at_stack(&mut self.base, stack);
+        stack.backend_name().clone_into(&mut self.opts.backend);
+    }
+
     fn say(&self, text: &str) {
         if self.opts.progress {
             eprint!("{text}");

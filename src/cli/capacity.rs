@@ -11,7 +11,7 @@ use kneepoint::capacity::{
     AnalysisOptions, CapacityReport, Growth, SearchError, SearchModel, SearchOptions, StopReason,
     search, summary,
 };
-use kneepoint::run::{default_out_dir, handle_signals};
+use kneepoint::run::{default_out_dir, handle_signals, start_reference_stack};
 use kneepoint::scenario::Override;
 use kneepoint::{Failure, Outcome};
 use miette::miette;
@@ -94,6 +94,14 @@ pub(crate) struct CapacityArgs {
     /// No progress and no summary: exit code and files only.
     #[arg(short, long)]
     quiet: bool,
+    /// Reference stack backend, for scenarios with `[target] reference = true`: docker,
+    /// embedded, or auto (Docker when the engine and images are there). The stack is started
+    /// once, serves every step, and is torn down at the end.
+    #[arg(long, default_value = "auto", value_name = "BACKEND", conflicts_with = "from_points")]
+    backend: kneepoint::stack::Backend,
+    /// Keep the reference service's rate limits on (they are lifted by default).
+    #[arg(long, conflicts_with = "from_points")]
+    rate_limits: bool,
     /// With --from-points: treat p95 above this many milliseconds as an SLA breach.
     #[arg(long, value_name = "MS", requires = "from_points")]
     p95_limit: Option<f64>,
@@ -163,6 +171,7 @@ impl CapacityArgs {
             .out
             .unwrap_or_else(|| default_out_dir(&format!("{}-capacity", scenario.name)));
         let name = scenario.name.clone();
+        let reference = scenario.target.reference;
         let mut runner = EngineRunner::new(
             scenario,
             EngineOptions {
@@ -173,12 +182,27 @@ impl CapacityArgs {
         )
         .map_err(Failure::run)?;
         handle_signals();
+        let stack = if reference {
+            let stack = runner.block_on(start_reference_stack(
+                self.backend,
+                self.rate_limits,
+                self.quiet,
+            ))?;
+            runner.use_stack(&stack);
+            Some(stack)
+        } else {
+            None
+        };
         if !self.quiet {
             eprintln!("{}", banner(&opts, &out));
         }
         let existed = out.exists();
         let path = out.join("capacity.json");
-        let report = match search(&mut runner, &opts, &name, |r| save(&path, r)) {
+        let searched = search(&mut runner, &opts, &name, |r| save(&path, r));
+        if let Some(stack) = stack {
+            runner.block_on(stack.stop());
+        }
+        let report = match searched {
             Ok(r) => r,
             Err(e) => {
                 if matches!(e, SearchError::FirstStep(_)) && !existed {

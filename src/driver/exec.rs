@@ -472,7 +472,10 @@ pub(crate) async fn pause(user: &mut UserState, think: ThinkTime) -> Duration {
     } else {
         think.min
     };
-    tokio::time::sleep(d).await;
+    // A zero sleep still waits for the timer wheel's next tick (about 1 ms): skip it.
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
     d
 }
 
