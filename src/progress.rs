@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::plan::Plan;
-use crate::scenario::HOLD_UNTIL_CAP;
 use crate::recorder::Live;
+use crate::scenario::HOLD_UNTIL_CAP;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,12 +18,12 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 
 use crate::recorder::{Recorder, Scopes};
-use crate::shard::Shard;
 use crate::results::{
     ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries, ShardInfo,
 };
 use crate::scenario::model::Scenario;
 use crate::scrape::Scraper;
+use crate::shard::Shard;
 use crate::sla;
 
 /// How to run, besides the scenario itself.
@@ -612,7 +612,9 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
             None
         };
         let results = match wait_for_start(opts).await {
-            Ok(()) => execute(Arc::new(scenario), &settings).await.map_err(Failure::run),
+            Ok(()) => execute(Arc::new(scenario), &settings)
+                .await
+                .map_err(Failure::run),
             Err(failure) => Err(failure),
         };
         if let Some(stack) = stack {

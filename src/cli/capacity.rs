@@ -97,7 +97,12 @@ pub(crate) struct CapacityArgs {
     /// Reference stack backend, for scenarios with `[target] reference = true`: docker,
     /// embedded, or auto (Docker when the engine and images are there). The stack is started
     /// once, serves every step, and is torn down at the end.
-    #[arg(long, default_value = "auto", value_name = "BACKEND", conflicts_with = "from_points")]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "BACKEND",
+        conflicts_with = "from_points"
+    )]
     backend: kneepoint::stack::Backend,
     /// Keep the reference service's rate limits on (they are lifted by default).
     #[arg(long, conflicts_with = "from_points")]

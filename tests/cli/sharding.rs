@@ -73,14 +73,21 @@ async fn two_shards_meet_at_a_barrier_and_merge_to_the_whole_run() {
     }
 
     let merged = Kneepoint::new()
-        .args(&["merge", one.out.to_str().unwrap(), two.out.to_str().unwrap()])
+        .args(&[
+            "merge",
+            one.out.to_str().expect("utf-8 path"),
+            two.out.to_str().expect("utf-8 path"),
+        ])
         .args(&["--out", "out", "--quiet"])
         .run()
         .await;
     merged.expect_code(0);
     let m = merged.results();
     assert_eq!(requests(&m), 31);
-    assert_eq!(m["shards"], 2, "merged result says how many shards contributed");
+    assert_eq!(
+        m["shards"], 2,
+        "merged result says how many shards contributed"
+    );
     assert_eq!(m["run_id"], "run-42");
 }
 
@@ -91,7 +98,7 @@ async fn a_barrier_nobody_else_reaches_fails_the_run() {
     let run = Kneepoint::new()
         .file("s.toml", &scenario(&t.url, 6, 12))
         .args(&["run", "s.toml", "--out", "out", "--quiet", "--shard", "1/3"])
-        .args(&["--barrier", barrier.path().to_str().unwrap()])
+        .args(&["--barrier", barrier.path().to_str().expect("utf-8 path")])
         .args(&["--barrier-timeout", "300ms"])
         .run()
         .await;

@@ -461,14 +461,34 @@ fn throughput_chart(r: &CapacityReport) -> Result<Chart, HtmlError> {
 }
 
 /// Latency SLA limits of the steps, one per SLA name.
+/// One line per distinct latency limit: an SLA's name, or `N latency SLAs at X` when several
+/// share a threshold (their labels would be drawn on top of each other).
 fn latency_limits(r: &CapacityReport) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut limits: Vec<(Vec<&str>, f64)> = Vec::new();
     for v in r.steps.iter().flat_map(|s| &s.measured.slas) {
-        if is_latency(v) && !out.iter().any(|(n, _)| *n == v.name) {
-            out.push((v.name.clone(), v.threshold));
+        if !is_latency(v) {
+            continue;
+        }
+        match limits
+            .iter_mut()
+            .find(|(_, t)| (*t - v.threshold).abs() < 1e-9)
+        {
+            Some((names, _)) if names.contains(&v.name.as_str()) => {}
+            Some((names, _)) => names.push(&v.name),
+            None => limits.push((vec![&v.name], v.threshold)),
         }
     }
-    out
+    limits
+        .into_iter()
+        .map(|(names, us)| match names.as_slice() {
+            [one] => (format!("SLA {one}"), us),
+            _ => {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let at = crate::progress::format_us(us.round() as u64);
+                (format!("{} latency SLAs at {at}", names.len()), us)
+            }
+        })
+        .collect()
 }
 
 fn is_latency(v: &SlaVerdict) -> bool {
@@ -501,9 +521,9 @@ fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
     let hrules: Vec<Rule> = latency_limits(r)
         .into_iter()
         .take(4)
-        .map(|(name, us)| Rule {
+        .map(|(label, us)| Rule {
             at: us,
-            label: format!("SLA {name}"),
+            label,
             color: VERMILLION,
         })
         .collect();
