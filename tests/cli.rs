@@ -14,4 +14,10 @@ mod cli {
     mod outputs;
     mod scripting;
     mod validate;
+
+    /// The reference stack through `kneepoint run`; `stack::docker::` puts these in the
+    /// `docker` test group (one at a time).
+    mod stack {
+        mod docker;
+    }
 }
