@@ -758,7 +758,14 @@ async fn start_containers(
         .start()
         .await
         .map_err(|e| container_failed("service", &images.service, &e))?;
-    let service_port = host_port(&service, SERVICE_PORT, "service").await?;
+    let service_port = match host_port(&service, SERVICE_PORT, "service").await {
+        Ok(port) => port,
+        // A stopped container publishes no port: say that it exited, and why.
+        Err(err) => match exited(&service, "before its port was published").await {
+            Some(exited) => return Err(exited),
+            None => return Err(err),
+        },
+    };
     let base_url = format!("http://{LOOPBACK}:{service_port}");
     let budget = opts.startup_timeout.saturating_sub(clock.elapsed());
     wait_ready(&service, &base_url, budget).await?;
@@ -822,13 +829,8 @@ async fn wait_ready(
             Ok(answer) => format!("HTTP {}", answer.status()),
             Err(err) => error_chain(&err),
         };
-        if let Ok(false) = service.is_running().await {
-            let code = service.exit_code().await.ok().flatten();
-            let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-            return Err(start_failed(format!(
-                "the service container exited (code {code}) before {url} answered 200{}",
-                super::logs_suffix(&log_tail(service).await)
-            )));
+        if let Some(exited) = exited(service, &format!("before {url} answered 200")).await {
+            return Err(exited);
         }
         if clock.elapsed() >= budget {
             return Err(StackError::NotReady {
@@ -840,6 +842,20 @@ async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+}
+
+/// The error for a service container that is no longer running, with its exit code and last
+/// log lines; `None` while it runs.
+async fn exited(service: &ContainerAsync<GenericImage>, when: &str) -> Option<StackError> {
+    if !matches!(service.is_running().await, Ok(false)) {
+        return None;
+    }
+    let code = service.exit_code().await.ok().flatten();
+    let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+    Some(start_failed(format!(
+        "the service container exited (code {code}) {when}{}",
+        super::logs_suffix(&log_tail(service).await)
+    )))
 }
 
 /// The last lines the service wrote, stdout then stderr, for error messages.
