@@ -552,9 +552,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = RunSettings::new(dir.path());
         settings.stack_health = Some(stack.health());
+        // Paced, so the latency tests running beside this one keep their CPU.
         let model = LoadModel::Closed(ClosedLoad {
             stages: vec![stage(2.0, 30)],
-            think_time: None,
+            think_time: Some(crate::scenario::model::ThinkTime {
+                min: Duration::from_millis(20),
+                max: Duration::from_millis(40),
+            }),
         });
         let s = Arc::new(scenario(stack.base_url(), "/health", model, None));
         let stopper = tokio::spawn(async move {
