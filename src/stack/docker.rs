@@ -9,7 +9,9 @@
 //! - nothing is pulled: [`preflight`] reports a missing image before anything is created;
 //! - whatever a run created is removed on `stop`, on drop, when the start fails and when the
 //!   start future is cancelled; what a killed process left behind (SIGKILL, abort) is swept by
-//!   the next start once it is older than [`STALE_AFTER`] and its owner is gone.
+//!   the next start once it is older than [`STALE_AFTER`] and its owner is gone;
+//! - a container that stops on its own (killed, crashed, removed) is reported by the stack's
+//!   health check, by name and exit code; an engine that does not answer is not a stopped stack.
 //!
 //! testcontainers has no reaper (Ryuk), so this module owns the whole clean-up story: the
 //! network is created here (labelled) rather than by testcontainers, and removal goes by label.

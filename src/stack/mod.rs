@@ -7,7 +7,11 @@
 //! process leaves is swept by a later start). Images are never pulled: a missing image is
 //! reported, so runs are reproducible and work without a registry.
 //!
-//! A backend plugs in by returning a `Started` (URLs plus a `Running` handle that stops it).
+//! While it runs, [`Stack::health`] tells whether every part of it still does; a run watches it
+//! and fails when its target went down.
+//!
+//! A backend plugs in by returning a `Started` (URLs plus a `Running` handle that stops it and
+//! checks its health).
 
 use std::fmt;
 use std::str::FromStr;
