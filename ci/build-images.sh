@@ -9,8 +9,9 @@
 # The rootfs is made with mmdebstrap from the host's apt mirror (Debian packages are reachable
 # where registries are not), slimmed, and imported once per image: the three imports share one
 # layer. The service image is `docker create` + `docker cp` + `docker commit`: no builder, no
-# FROM resolution, no pull. Images that exist are kept unless --force; the service image is
-# rebuilt only when the binary changed (its sha256 is a label). Runs as root (mmdebstrap).
+# FROM resolution, no pull. Images that exist are kept unless --force or what they are made of
+# changed: the rootfs images carry the sha256 of their recipe and entrypoints as a label, the
+# service image that of its binary. Runs as root (mmdebstrap).
 #
 # Usage: ci/build-images.sh [--force] [--service-bin PATH] [--skip-service] [--only-service]
 # Environment: KNEEPOINT_POSTGRES_IMAGE, KNEEPOINT_REDIS_IMAGE, KNEEPOINT_SERVICE_IMAGE,
@@ -58,6 +59,9 @@ done
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+image_label() {
+	docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true
+}
 image_size() { docker image inspect --format '{{.Size}}' "$1" | awk '{ printf "%.0f MB", $1 / 1e6 }'; }
 
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
@@ -90,7 +94,7 @@ detect_mirror() {
 }
 
 build_rootfs_images() {
-	local mirror tmp tar t0
+	local mirror tmp tar t0 label
 	mirror=${KNEEPOINT_APT_MIRROR:-$(detect_mirror)}
 	[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
 	if ! command -v mmdebstrap >/dev/null 2>&1; then
@@ -130,14 +134,17 @@ build_rootfs_images() {
 		--customize-hook="install -m 0755 '$images_dir/redis-entrypoint.sh' \"\$1\"/usr/local/bin/redis-entrypoint.sh" \
 		"$suite" "$tar" "$mirror"
 	echo "  rootfs: $(since "$t0"), $(du -m "$tar" | cut -f1) MB tar"
+	label="LABEL $recipe_label=$(recipe_sum)"
 
 	local path="PATH=/usr/lib/postgresql/$pg_major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	t0=$(now)
 	docker import --message "kneepoint $suite base" \
+		--change "$label" \
 		--change "ENV LANG=C.UTF-8" \
 		--change 'CMD ["/bin/bash"]' \
 		"$tar" "$base_image" >/dev/null
 	docker import --message "kneepoint PostgreSQL $pg_major ($suite)" \
+		--change "$label" \
 		--change "ENV $path" \
 		--change "ENV LANG=C.UTF-8" \
 		--change "ENV PGDATA=/var/lib/postgresql/data" \
@@ -146,6 +153,7 @@ build_rootfs_images() {
 		--change 'CMD ["postgres"]' \
 		"$tar" "$postgres_image" >/dev/null
 	docker import --message "kneepoint Redis 7 ($suite)" \
+		--change "$label" \
 		--change "ENV LANG=C.UTF-8" \
 		--change "EXPOSE 6379" \
 		--change "WORKDIR /data" \
@@ -157,11 +165,29 @@ build_rootfs_images() {
 	trap - EXIT
 }
 
+# What the rootfs images are made of: the recipe above (bash prints the function's text) and the
+# entrypoints. An image whose label differs was made from something else and is rebuilt.
+recipe_label=io.kneepoint.recipe-sha256
+recipe_sum() {
+	{
+		echo "$suite postgresql-$pg_major"
+		declare -f build_rootfs_images
+		cat "$images_dir/postgres-entrypoint.sh" "$images_dir/redis-entrypoint.sh"
+	} | sha256sum | cut -d' ' -f1
+}
+
+rootfs_images_current() {
+	local sum image
+	sum=$(recipe_sum)
+	for image in "$base_image" "$postgres_image" "$redis_image"; do
+		[ "$(image_label "$image" "$recipe_label")" = "$sum" ] || return 1
+	done
+}
+
 build_service_image() {
 	local sum current container t0
 	sum=$(sha256sum "$service_bin" | cut -d' ' -f1)
-	current=$(docker image inspect --format '{{ index .Config.Labels "io.kneepoint.binary-sha256" }}' \
-		"$service_image" 2>/dev/null || true)
+	current=$(image_label "$service_image" io.kneepoint.binary-sha256)
 	if [ "$force" = 0 ] && [ "$current" = "$sum" ]; then
 		echo "$service_image: up to date with $service_bin ($(image_size "$service_image"))"
 		return
@@ -188,9 +214,12 @@ build_service_image() {
 
 total=$(now)
 if [ "$build_db" = 1 ]; then
-	if [ "$force" = 0 ] && image_exists "$base_image" && image_exists "$postgres_image" && image_exists "$redis_image"; then
-		echo "$postgres_image, $redis_image, $base_image: present (--force rebuilds)"
+	if [ "$force" = 0 ] && rootfs_images_current; then
+		echo "$postgres_image, $redis_image, $base_image: present and current (--force rebuilds)"
 	else
+		if [ "$force" = 0 ] && image_exists "$postgres_image"; then
+			echo "$postgres_image and the others were made from another recipe or entrypoint: rebuilding"
+		fi
 		build_rootfs_images
 	fi
 	echo "$postgres_image: $(image_size "$postgres_image"); $redis_image: $(image_size "$redis_image")"

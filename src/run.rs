@@ -43,6 +43,9 @@ pub struct RunSettings {
     pub run_id: Option<String>,
     /// Which shard of a distributed run this is (written to the results as `shard`).
     pub shard: Option<ShardInfo>,
+    /// The reference stack the target runs on, when kneepoint started it: a stack that goes
+    /// down during the load (a container killed or crashed) ends the run as failed.
+    pub stack_health: Option<crate::stack::Health>,
 }
 
 impl RunSettings {
@@ -56,6 +59,7 @@ impl RunSettings {
             abort_min_requests: 100,
             run_id: None,
             shard: None,
+            stack_health: None,
         }
     }
 }
@@ -182,7 +186,7 @@ pub async fn execute(
         meta.clone(),
         server.clone(),
     ));
-    let outcome = driver::drive(scenario.clone(), recorder.clone()).await;
+    let (outcome, target_down) = drive_watching(&scenario, &recorder, settings).await;
     done.store(true, Ordering::SeqCst);
     // The watcher only reads; whether it panicked or not, finish from the recorder itself.
     let _ = watcher.await;
@@ -201,13 +205,18 @@ pub async fn execute(
         }
         recorder.set_scheduled(scheduled);
     }
-    let status = match outcome {
-        Ok(EndReason::PlanCompleted | EndReason::IterationCap | EndReason::FeedersExhausted) => {
-            RunStatus::Completed
+    let status = match (target_down, outcome) {
+        // Whatever else stopped the load, a target that went down is the first thing to say.
+        (Some(reason), _) => RunStatus::Failed { reason },
+        (
+            None,
+            Ok(EndReason::PlanCompleted | EndReason::IterationCap | EndReason::FeedersExhausted),
+        ) => RunStatus::Completed,
+        (None, Ok(EndReason::Stopped(reason))) if reason == INTERRUPT_REASON => {
+            RunStatus::Interrupted
         }
-        Ok(EndReason::Stopped(reason)) if reason == INTERRUPT_REASON => RunStatus::Interrupted,
-        Ok(EndReason::Stopped(reason)) => RunStatus::Aborted { reason },
-        Err(e) => RunStatus::Failed {
+        (None, Ok(EndReason::Stopped(reason))) => RunStatus::Aborted { reason },
+        (None, Err(e)) => RunStatus::Failed {
             reason: e.to_string(),
         },
     };
@@ -227,6 +236,36 @@ pub async fn execute(
     results.write(&results_path)?;
     INTERRUPTED.store(false, Ordering::SeqCst);
     Ok(results)
+}
+
+/// Drive the load; with a started stack, watch it meanwhile and stop the load as soon as a part
+/// of it goes down. Returns the drive's outcome and, when the stack went down (during the load
+/// or by the time it ended), what stopped.
+async fn drive_watching(
+    scenario: &Arc<Scenario>,
+    recorder: &Arc<Recorder>,
+    settings: &RunSettings,
+) -> (Result<EndReason, driver::DriveError>, Option<String>) {
+    let drive = driver::drive(scenario.clone(), recorder.clone());
+    let Some(health) = &settings.stack_health else {
+        return (drive.await, None);
+    };
+    tokio::pin!(drive);
+    let (outcome, down) = tokio::select! {
+        outcome = &mut drive => (outcome, None),
+        err = health.wait_down(crate::stack::HEALTH_EVERY) => {
+            let reason = err.to_string();
+            // Stopped while the drive runs, so the stop switch is reset when it returns.
+            driver::goose::stop(&reason);
+            (drive.await, Some(reason))
+        }
+    };
+    // A part that stopped since the last look, or while an SLA abort was ending the load.
+    let down = match down {
+        Some(reason) => Some(reason),
+        None => health.check().await.err().map(|e| e.to_string()),
+    };
+    (outcome, down)
 }
 
 /// Whether no request got any HTTP response (every one failed to connect or timed out).
@@ -508,6 +547,54 @@ mod tests {
         assert!(intended.p99 > overall.stats.latency_us.p99, "{intended:?}");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stack_that_goes_down_fails_the_run_and_keeps_what_was_measured() {
+        use crate::stack::{Backend, StackOptions};
+        let stack = crate::stack::start(&StackOptions {
+            backend: Backend::Embedded,
+            seed_items: 20,
+            ..StackOptions::default()
+        })
+        .await
+        .expect("embedded stack starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = RunSettings::new(dir.path());
+        settings.stack_health = Some(stack.health());
+        // Paced, so the latency tests running beside this one keep their CPU.
+        let model = LoadModel::Closed(ClosedLoad {
+            stages: vec![stage(2.0, 30)],
+            think_time: Some(crate::scenario::model::ThinkTime {
+                min: Duration::from_millis(20),
+                max: Duration::from_millis(40),
+            }),
+        });
+        let s = Arc::new(scenario(stack.base_url(), "/health", model, None));
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            stack.stop().await;
+        });
+        let clock = Instant::now();
+        let results = execute(s, &settings).await.expect("runs");
+        stopper.await.expect("stopper");
+        match &results.status {
+            RunStatus::Failed { reason } => assert_eq!(
+                reason,
+                "the embedded reference stack went down: the embedded service stopped"
+            ),
+            other => panic!("status {other:?}"),
+        }
+        // Stopped within a look or two of the stack going down, not after the planned 30 s.
+        assert!(
+            clock.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            clock.elapsed()
+        );
+        let overall = results.overall().expect("overall");
+        assert!(overall.stats.requests > 0);
+        let on_disk = RunResults::read(&dir.path().join("results.json")).expect("written");
+        assert_eq!(on_disk.status, results.status);
+    }
+
     #[tokio::test]
     async fn unreachable_target_fails_before_load() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -607,6 +694,7 @@ pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
             let stack = start_reference_stack(opts.backend, opts.rate_limits, opts.quiet).await?;
             aim_at_stack(&mut scenario, &stack);
             settings.backend = stack.backend_name().to_owned();
+            settings.stack_health = Some(stack.health());
             Some(stack)
         } else {
             None

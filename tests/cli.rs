@@ -15,4 +15,10 @@ mod cli {
     mod scripting;
     mod sharding;
     mod validate;
+
+    /// The reference stack through `kneepoint run`; `stack::docker::` puts these in the
+    /// `docker` test group (one at a time).
+    mod stack {
+        mod docker;
+    }
 }

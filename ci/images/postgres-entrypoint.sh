@@ -65,8 +65,12 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
 	# Later settings win; the JIT provider is removed from the image to keep it small.
 	printf "\nlisten_addresses = '*'\njit = off\n" >>"$PGDATA/postgresql.conf"
 
+	# The server's own arguments plus local-only settings, quoted for the shell pg_ctl runs.
+	# Built as one list: with no arguments of its own, `printf '%q '` alone would print `''`,
+	# an empty argument that postgres refuses.
+	temp_server_args=("${@:2}" -c listen_addresses= -p 5432)
 	PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" \
-		-o "$(printf '%q ' "${@:2}") -c listen_addresses='' -p 5432" -w start
+		-o "$(printf '%q ' "${temp_server_args[@]}")" -w start
 
 	if [ "$POSTGRES_DB" != 'postgres' ]; then
 		psql_init --dbname postgres --set db="$POSTGRES_DB" <<-'SQL'

@@ -48,6 +48,7 @@ pub struct EngineRunner {
     base: Scenario,
     opts: EngineOptions,
     runtime: tokio::runtime::Runtime,
+    stack_health: Option<crate::stack::Health>,
 }
 
 impl std::fmt::Debug for EngineRunner {
@@ -204,6 +205,7 @@ impl EngineRunner {
             base: scenario,
             opts,
             runtime,
+            stack_health: None,
         })
     }
 
@@ -217,6 +219,8 @@ impl EngineRunner {
     pub fn use_stack(&mut self, stack: &crate::stack::Stack) {
         crate::run::aim_at_stack(&mut self.base, stack);
         stack.backend_name().clone_into(&mut self.opts.backend);
+        // A stack that goes down fails the step it happens in, and so stops the search.
+        self.stack_health = Some(stack.health());
     }
 
     fn say(&self, text: &str) {
@@ -247,6 +251,7 @@ impl StepRunner for EngineRunner {
         let dir = self.opts.steps_dir.join(step_dir_name(step));
         let mut settings = RunSettings::new(&dir);
         settings.backend.clone_from(&self.opts.backend);
+        settings.stack_health.clone_from(&self.stack_health);
         self.say(&format!(
             "step {:>2}: {:>6} {:<10}",
             step.index,

@@ -16,7 +16,8 @@ pub(crate) struct StackArgs {
 #[derive(Debug, clap::Subcommand)]
 enum StackCommand {
     /// Start PostgreSQL, Redis and the reference service; print the service and metrics
-    /// URLs; keep running until Ctrl-C or SIGTERM, then remove everything.
+    /// URLs; keep running until Ctrl-C or SIGTERM, then remove everything. Exits with 3
+    /// (removing the rest) when a part of the stack stops on its own.
     Up(UpArgs),
 }
 
@@ -142,11 +143,21 @@ async fn up(opts: StackOptions) -> Result<Outcome, Failure> {
         stack.backend_name(),
         stack.startup_time().as_secs_f64()
     );
-    let signal = shutdown.await;
-    eprintln!("{signal}: stopping the stack");
-    stack.stop().await;
-    eprintln!("stopped");
-    Ok(Outcome::Passed)
+    let health = stack.health();
+    tokio::select! {
+        signal = shutdown => {
+            eprintln!("{signal}: stopping the stack");
+            stack.stop().await;
+            eprintln!("stopped");
+            Ok(Outcome::Passed)
+        }
+        down = health.wait_down(stack::HEALTH_EVERY) => {
+            // The rest of the stack is of no use without the part that stopped.
+            eprintln!("the stack went down: removing what is left");
+            stack.stop().await;
+            Err(failure(down))
+        }
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM, with the signal's name. Registered at once.

@@ -9,13 +9,16 @@
 //! - nothing is pulled: [`preflight`] reports a missing image before anything is created;
 //! - whatever a run created is removed on `stop`, on drop, when the start fails and when the
 //!   start future is cancelled; what a killed process left behind (SIGKILL, abort) is swept by
-//!   the next start once it is older than [`STALE_AFTER`] and its owner is gone.
+//!   the next start once it is older than [`STALE_AFTER`] and its owner is gone;
+//! - a container that stops on its own (killed, crashed, removed) is reported by the stack's
+//!   health check, by name and exit code; an engine that does not answer is not a stopped stack.
 //!
 //! testcontainers has no reaper (Ryuk), so this module owns the whole clean-up story: the
 //! network is created here (labelled) rather than by testcontainers, and removal goes by label.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::BoxFuture;
@@ -24,7 +27,7 @@ use testcontainers_modules::redis::Redis;
 use testcontainers_modules::testcontainers::bollard::Docker;
 use testcontainers_modules::testcontainers::bollard::errors::Error as BollardError;
 use testcontainers_modules::testcontainers::bollard::models::{
-    HostConfig, NetworkCreateRequest, PortBinding,
+    ContainerState, ContainerStateStatusEnum, HostConfig, NetworkCreateRequest, PortBinding,
 };
 use testcontainers_modules::testcontainers::bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -36,7 +39,7 @@ use testcontainers_modules::testcontainers::{
     ContainerAsync, GenericImage, ImageExt as _, TestcontainersError,
 };
 
-use super::{Endpoint, ImageRef, Images, Running, StackError, StackOptions, Started};
+use super::{Endpoint, HealthCheck, ImageRef, Images, Running, StackError, StackOptions, Started};
 
 /// How long the preflight waits for the engine to answer (each call).
 pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +48,10 @@ pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Upper bound for removing a run's containers and network.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound for one health look at a container; no answer in time counts as running.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// The containers of a run, in start order.
+const ROLES: [&str; 3] = ["postgres", "redis", "service"];
 
 /// Label carrying the run id on every container and network of a run.
 pub const RUN_LABEL: &str = "io.kneepoint.run";
@@ -214,6 +221,7 @@ impl Run {
 struct DockerStack {
     run_id: String,
     docker: Docker,
+    health: HealthCheck,
     service: Option<ContainerAsync<GenericImage>>,
     redis: Option<ContainerAsync<Redis>>,
     postgres: Option<ContainerAsync<Postgres>>,
@@ -252,6 +260,64 @@ impl Running for DockerStack {
             // Otherwise the armed guard tries once more (and warns) when `this` drops.
         })
     }
+
+    fn health(&self) -> HealthCheck {
+        self.health.clone()
+    }
+}
+
+/// Checks that every container of `run` still runs, by name.
+fn health_check(docker: Docker, run: &Run) -> HealthCheck {
+    let containers: Arc<[(&'static str, String)]> = ROLES
+        .iter()
+        .map(|&role| (role, run.container(role)))
+        .collect();
+    Arc::new(move || {
+        let (docker, containers) = (docker.clone(), containers.clone());
+        Box::pin(async move {
+            for (role, name) in containers.iter() {
+                let inspected =
+                    tokio::time::timeout(HEALTH_TIMEOUT, docker.inspect_container(name, None))
+                        .await;
+                match inspected {
+                    Ok(Ok(info)) => {
+                        if let Some(why) = info.state.as_ref().and_then(stopped) {
+                            return Err(format!("the {role} container `{name}` {why}"));
+                        }
+                    }
+                    Ok(Err(BollardError::DockerResponseServerError {
+                        status_code: 404, ..
+                    })) => return Err(format!("the {role} container `{name}` was removed")),
+                    // The engine did not answer (in time): the state is unknown, not bad.
+                    Ok(Err(_)) | Err(_) => {}
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
+/// How a container that no longer runs stopped, e.g. `exited (code 137)`; `None` while it runs
+/// (paused counts as running: it can go on).
+fn stopped(state: &ContainerState) -> Option<String> {
+    use ContainerStateStatusEnum as Status;
+    let how = match state.status {
+        Some(Status::EXITED) => "exited",
+        Some(Status::DEAD) => "is dead",
+        Some(Status::REMOVING) => "is being removed",
+        None if state.running == Some(false) => "is not running",
+        _ => return None,
+    };
+    let code = state
+        .exit_code
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
+    let oom = if state.oom_killed == Some(true) {
+        ", killed for lack of memory"
+    } else {
+        ""
+    };
+    Some(format!("{how}{code}{oom}"))
 }
 
 impl Drop for DockerStack {
@@ -566,6 +632,7 @@ pub(crate) async fn start_run(opts: &StackOptions, run: Run) -> Result<Started, 
         Ok(mut containers) => {
             let stack = DockerStack {
                 run_id: run.id.clone(),
+                health: health_check(docker.clone(), &run),
                 docker,
                 service: containers.service.take(),
                 redis: containers.redis.take(),
@@ -693,7 +760,14 @@ async fn start_containers(
         .start()
         .await
         .map_err(|e| container_failed("service", &images.service, &e))?;
-    let service_port = host_port(&service, SERVICE_PORT, "service").await?;
+    let service_port = match host_port(&service, SERVICE_PORT, "service").await {
+        Ok(port) => port,
+        // A stopped container publishes no port: say that it exited, and why.
+        Err(err) => match exited(&service, "before its port was published").await {
+            Some(exited) => return Err(exited),
+            None => return Err(err),
+        },
+    };
     let base_url = format!("http://{LOOPBACK}:{service_port}");
     let budget = opts.startup_timeout.saturating_sub(clock.elapsed());
     wait_ready(&service, &base_url, budget).await?;
@@ -757,13 +831,8 @@ async fn wait_ready(
             Ok(answer) => format!("HTTP {}", answer.status()),
             Err(err) => error_chain(&err),
         };
-        if let Ok(false) = service.is_running().await {
-            let code = service.exit_code().await.ok().flatten();
-            let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-            return Err(start_failed(format!(
-                "the service container exited (code {code}) before {url} answered 200{}",
-                super::logs_suffix(&log_tail(service).await)
-            )));
+        if let Some(exited) = exited(service, &format!("before {url} answered 200")).await {
+            return Err(exited);
         }
         if clock.elapsed() >= budget {
             return Err(StackError::NotReady {
@@ -775,6 +844,20 @@ async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+}
+
+/// The error for a service container that is no longer running, with its exit code and last
+/// log lines; `None` while it runs.
+async fn exited(service: &ContainerAsync<GenericImage>, when: &str) -> Option<StackError> {
+    if !matches!(service.is_running().await, Ok(false)) {
+        return None;
+    }
+    let code = service.exit_code().await.ok().flatten();
+    let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+    Some(start_failed(format!(
+        "the service container exited (code {code}) {when}{}",
+        super::logs_suffix(&log_tail(service).await)
+    )))
 }
 
 /// The last lines the service wrote, stdout then stderr, for error messages.
@@ -1168,6 +1251,52 @@ mod tests {
         .await
     }
 
+    /// The image's default command alone (`postgres`, no `-c` flags), as `docker run` gives it:
+    /// the entrypoint once handed the temporary server an empty argument, which postgres
+    /// refuses, so the image only started when given flags.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_image_starts_without_extra_arguments() -> anyhow::Result<()> {
+        use testcontainers_modules::testcontainers::core::WaitFor;
+        bounded(async {
+            let image = local_images(ImageRef::parse("unused:unused")?)?.postgres;
+            let run = Run::new();
+            let docker = docker_client_instance().await?;
+            let _guard = CleanupGuard::armed(&run.id);
+            let started = GenericImage::new(image.name(), image.tag())
+                .with_exposed_port(PG_PORT.tcp())
+                // The final server logs on stderr; the temporary one (initdb.d) on stdout.
+                .with_wait_for(WaitFor::message_on_stderr(
+                    "database system is ready to accept connections",
+                ))
+                .with_env_var("POSTGRES_PASSWORD", "s3cret")
+                .with_container_name(run.container("postgres"))
+                .with_labels(run.labels.clone())
+                .with_startup_timeout(Duration::from_secs(150))
+                .with_host_config_modifier(loopback_only(PG_PORT))
+                .start()
+                .await;
+            let result = async {
+                let postgres = started.context("the image did not start with no arguments")?;
+                let cmd = docker_cli(&[
+                    "inspect",
+                    "--format",
+                    "{{json .Config.Cmd}}",
+                    &run.container("postgres"),
+                ])?;
+                ensure!(cmd == r#"["postgres"]"#, "the command was {cmd}");
+                let port = postgres.get_host_port_ipv4(PG_PORT).await?;
+                let url = format!("postgres://postgres:s3cret@127.0.0.1:{port}/postgres");
+                let answer = psql(&url, "SELECT 40 + 2")?;
+                ensure!(answer == "42", "psql answered {answer:?}");
+                anyhow::Ok(())
+            }
+            .await;
+            remove_run(&docker, &run.id).await?;
+            result
+        })
+        .await
+    }
+
     fn missing_image() -> anyhow::Result<ImageRef> {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         Ok(ImageRef::parse(&format!("kneepoint/not-built:{tag}"))?)
@@ -1396,6 +1525,56 @@ mod tests {
             dead
         ));
         assert!(!is_stale(&HashMap::new(), now, ten_min, "h", dead));
+    }
+
+    #[test]
+    fn stopped_says_how_a_container_ended() {
+        use ContainerStateStatusEnum as Status;
+        let state = |status, running, exit_code, oom_killed| ContainerState {
+            status,
+            running,
+            exit_code,
+            oom_killed,
+            ..Default::default()
+        };
+        let check = |s: ContainerState| stopped(&s);
+        assert_eq!(
+            check(state(Some(Status::RUNNING), Some(true), Some(0), None)),
+            None
+        );
+        assert_eq!(
+            check(state(Some(Status::PAUSED), Some(true), Some(0), None)),
+            None
+        );
+        assert_eq!(check(state(None, None, None, None)), None);
+        assert_eq!(
+            check(state(
+                Some(Status::EXITED),
+                Some(false),
+                Some(137),
+                Some(false)
+            ))
+            .as_deref(),
+            Some("exited (code 137)")
+        );
+        assert_eq!(
+            check(state(
+                Some(Status::EXITED),
+                Some(false),
+                Some(137),
+                Some(true)
+            ))
+            .as_deref(),
+            Some("exited (code 137), killed for lack of memory")
+        );
+        assert_eq!(
+            check(state(Some(Status::DEAD), Some(false), None, None)).as_deref(),
+            Some("is dead")
+        );
+        assert_eq!(
+            check(state(None, Some(false), Some(1), None)).as_deref(),
+            Some("is not running (code 1)")
+        );
     }
 
     #[test]

@@ -7,13 +7,14 @@
 //! database is a temporary file removed when the service's state goes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{Running, StackError, StackOptions, Started};
+use super::{HealthCheck, Running, StackError, StackOptions, Started};
 
 /// Upper bound for a graceful stop (in-flight requests, queue grace period).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -29,6 +30,8 @@ fn start_failed(what: String) -> StackError {
 struct EmbeddedStack {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Set by the server task when it ends, with how it ended.
+    ended: watch::Receiver<Option<String>>,
 }
 
 impl Running for EmbeddedStack {
@@ -53,6 +56,24 @@ impl Running for EmbeddedStack {
                     }
                 }
             }
+        })
+    }
+
+    fn health(&self) -> HealthCheck {
+        let ended = self.ended.clone();
+        Arc::new(move || {
+            let ended = ended.clone();
+            Box::pin(async move {
+                if let Some(how) = ended.borrow().as_ref() {
+                    return Err(how.clone());
+                }
+                // The sender goes with the server task: gone without a word means it panicked
+                // or was aborted.
+                match ended.has_changed() {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err("the embedded service's task ended".to_owned()),
+                }
+            })
         })
     }
 }
@@ -92,12 +113,23 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
         .local_addr()
         .map_err(|err| start_failed(format!("no local address: {err}")))?;
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(reference_service::server::serve(listener, state, async {
-        let _ = rx.await;
-    }));
+    let (ended_tx, ended) = watch::channel(None);
+    let server = tokio::spawn(async move {
+        let result = reference_service::server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await;
+        let how = match &result {
+            Ok(()) => "the embedded service stopped".to_owned(),
+            Err(err) => format!("the embedded service failed: {}", error_chain(err)),
+        };
+        ended_tx.send_replace(Some(how));
+        result
+    });
     let running = EmbeddedStack {
         shutdown: Some(tx),
         server: Some(server),
+        ended,
     };
     let base_url = format!("http://{addr}");
     if let Err(err) = wait_ready(&base_url, budget.saturating_sub(clock.elapsed())).await {
@@ -196,11 +228,19 @@ mod tests {
             .await
             .expect("json");
         assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
+        let health = stack.health();
+        assert!(health.check().await.is_ok(), "a running stack is healthy");
         let addr = stack.base_url().trim_start_matches("http://").to_owned();
         stack.stop().await;
         assert!(
             tokio::net::TcpStream::connect(&addr).await.is_err(),
             "{addr} still listening"
+        );
+        // The health handle outlives the stack and says the service is gone.
+        let down = health.check().await.err().map(|e| e.to_string());
+        assert_eq!(
+            down.as_deref(),
+            Some("the embedded reference stack went down: the embedded service stopped")
         );
     }
 

@@ -7,10 +7,15 @@
 //! process leaves is swept by a later start). Images are never pulled: a missing image is
 //! reported, so runs are reproducible and work without a registry.
 //!
-//! A backend plugs in by returning a `Started` (URLs plus a `Running` handle that stops it).
+//! While it runs, [`Stack::health`] tells whether every part of it still does; a run watches it
+//! and fails when its target went down.
+//!
+//! A backend plugs in by returning a `Started` (URLs plus a `Running` handle that stops it and
+//! checks its health).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -250,11 +255,59 @@ pub struct Endpoint {
     pub url: String,
 }
 
+/// One look at a started backend: `Ok` while every part of it runs, else what stopped.
+pub(crate) type HealthCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
 /// A started backend's way to shut down; implemented by each backend.
 pub(crate) trait Running: Send + Sync {
     /// Tear everything down. Must not fail: problems are reported, not returned, because the
     /// caller is usually already on an exit path.
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
+
+    /// A check that owns what it needs (engine client, container names), so it can outlive a
+    /// borrow of the backend. An engine that does not answer is not a stopped stack.
+    fn health(&self) -> HealthCheck;
+}
+
+/// How often [`Health::wait_down`] looks by default: a killed container ends a run within about
+/// this long.
+pub const HEALTH_EVERY: Duration = Duration::from_millis(500);
+
+/// Tells whether a running stack is still whole: each container running (docker), the
+/// in-process service still serving (embedded). Cheap to clone and independent of the
+/// [`Stack`], so a watcher can own one; it says nothing once the stack was stopped on purpose.
+#[derive(Clone)]
+pub struct Health {
+    backend: Backend,
+    check: HealthCheck,
+}
+
+impl fmt::Debug for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Health")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Health {
+    /// Look once: [`StackError::Down`] names the part that stopped.
+    pub async fn check(&self) -> Result<(), StackError> {
+        (self.check)().await.map_err(|what| StackError::Down {
+            backend: self.backend.as_str(),
+            what,
+        })
+    }
+
+    /// Look every `every` until a part of the stack has stopped; never resolves while it runs.
+    pub async fn wait_down(&self, every: Duration) -> StackError {
+        loop {
+            if let Err(err) = self.check().await {
+                return err;
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
 }
 
 /// What a backend hands back once its service answers `/ready`.
@@ -332,6 +385,14 @@ impl Stack {
         &self.started.notes
     }
 
+    /// A handle that checks whether the stack is still whole (see [`Health`]).
+    pub fn health(&self) -> Health {
+        Health {
+            backend: self.backend,
+            check: self.started.running.health(),
+        }
+    }
+
     /// Tear the stack down and wait until everything it started is gone.
     pub async fn stop(self) {
         self.started.running.stop().await;
@@ -377,6 +438,18 @@ pub enum StackError {
         /// `docker` or `embedded`.
         backend: &'static str,
         /// What failed, with the engine's or the service's words.
+        what: String,
+    },
+    /// A part of a started stack stopped on its own: a container exited, was killed or removed.
+    #[error("the {backend} reference stack went down: {what}")]
+    #[diagnostic(help(
+        "the target is gone, so the run stopped; what was measured until then is kept. Look for \
+         what stopped it: the engine's events (`docker events`), memory limits, the service's logs"
+    ))]
+    Down {
+        /// `docker` or `embedded`.
+        backend: &'static str,
+        /// Which part stopped and how, e.g. its exit code.
         what: String,
     },
     /// The service did not answer `/ready` with 200 in time.
