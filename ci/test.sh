@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 bash ci/setup.sh
 bash ci/start-services.sh
 if docker info >/dev/null 2>&1; then
-  cargo build --release -p reference-service
+  # Both release binaries: the service image needs one, ci/distributed-docker.sh the other.
+  cargo build --release --workspace --bins
   bash ci/build-images.sh
   export KNEEPOINT_TEST_SERVICE_IMAGE=${KNEEPOINT_TEST_SERVICE_IMAGE:-${KNEEPOINT_SERVICE_IMAGE:-kneepoint/reference-service:local}}
 fi
