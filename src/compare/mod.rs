@@ -30,12 +30,16 @@ use crate::results::{ResultsError, RunResults, RunStatus, ScopeKind, ScopeResult
 
 mod junit;
 mod markdown;
+mod settings;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use junit::to_junit;
 pub use markdown::to_markdown;
+pub use settings::{
+    CompareSettings, MIN_RESAMPLES, check_confidence, fraction_from_number, parse_fraction,
+};
 pub use stats::Interval;
 
 /// A compared metric.
@@ -240,7 +244,7 @@ impl CompareOptions {
                 ));
             }
         }
-        if self.resamples < 100 {
+        if self.resamples < MIN_RESAMPLES {
             return Err(CompareError::Options(format!(
                 "at least 100 resamples are needed but {} were asked for",
                 self.resamples
@@ -500,6 +504,10 @@ pub struct Comparison {
     pub only_in_candidate: Vec<ScopeRef>,
     /// Things that weaken the comparison (different scenario file, incomplete run, …).
     pub warnings: Vec<String>,
+    /// Where settings other than the defaults came from, lowest layer first (a scenario's
+    /// `[compare]` table, then flags); set by the caller that gathered them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings_from: Vec<String>,
 }
 
 impl Comparison {
@@ -616,6 +624,7 @@ pub fn compare(
         only_in_baseline,
         only_in_candidate,
         warnings,
+        settings_from: Vec::new(),
     })
 }
 
