@@ -916,7 +916,10 @@ fn judge(j: Judged, gated: bool) -> MetricComparison {
     let significant = j.interval.map(|i| i.excludes_zero());
     // A change from zero (new errors) is beyond any relative floor.
     let beyond_floor = relative.is_none_or(|r| r.abs() > j.noise_floor);
-    let verdict = if !beyond_floor || significant == Some(false) {
+    // Without an interval (too few observations on a side) nothing is established, except for
+    // `max`, which never has one and is judged on the noise floor alone.
+    let established = significant.unwrap_or(j.metric == Metric::Max);
+    let verdict = if !beyond_floor || !established {
         Verdict::NoChange
     } else if (delta > 0.0) == j.metric.higher_is_worse() {
         Verdict::Regression

@@ -162,7 +162,8 @@ impl Empirical {
 }
 
 /// Bootstrap interval of `Q_q(candidate) − Q_q(baseline)`: the observed difference `delta` ±
-/// `z` bootstrap standard errors. `None` when either side is empty.
+/// `z` bootstrap standard errors. `None` when either side has fewer than two observations: a
+/// single value resamples to itself and would give a zero-width interval.
 ///
 /// A normal interval with the bootstrap's standard error rather than a percentile interval:
 /// simultaneous intervals (see `CompareOptions::simultaneous`) sit at tails like 0.1 %, which a
@@ -176,6 +177,9 @@ pub(crate) fn quantile_difference(
     resamples: usize,
     rng: &mut impl Rng,
 ) -> Option<Interval> {
+    if baseline.len() < 2 || candidate.len() < 2 {
+        return None;
+    }
     let b = baseline.quantile_replicates(q, resamples, rng)?;
     let c = candidate.quantile_replicates(q, resamples, rng)?;
     let diffs: Vec<f64> = c.iter().zip(&b).map(|(c, b)| c - b).collect();

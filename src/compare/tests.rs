@@ -1,7 +1,7 @@
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use super::testing::{Spec, run};
+use super::testing::{Spec, run, scope_of};
 use super::*;
 use crate::results::SerializedHistogram;
 
@@ -436,4 +436,47 @@ fn intended_latency_is_compared_when_asked_and_present() {
         metric(&c, "overall", Metric::P95).verdict,
         Verdict::NoChange
     );
+}
+
+/// One or two requests say nothing about a percentile or a mean: a scope that small on either
+/// side gets no interval, and without an interval there is no verdict to gate on, however large
+/// the change (`max` aside, which never has one).
+#[test]
+fn a_scope_with_a_single_request_is_never_a_regression() {
+    let (a, mut b) = pair(&Spec::default(), &Spec::default(), 11);
+    let mut a = a;
+    for (run, us) in [(&mut a, vec![10_000]), (&mut b, vec![30_000])] {
+        run.scopes
+            .push(scope_of(ScopeKind::Transaction, "login", &us, 60.0));
+    }
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    for m in [Metric::P50, Metric::P95, Metric::P99, Metric::Mean] {
+        let got = metric(&c, "login", m);
+        assert_eq!(got.interval, None, "{m}: {got:?}");
+        assert_eq!(got.verdict, Verdict::NoChange, "{m}: {got:?}");
+        assert_eq!(got.gate, Gate::Pass, "{m}");
+    }
+    // Max is judged on the noise floor alone, as documented, but not gated.
+    assert_eq!(
+        metric(&c, "login", Metric::Max).verdict,
+        Verdict::Regression
+    );
+    assert!(c.summary.passed, "{:?}", c.summary);
+
+    // Two requests a side are enough for an interval.
+    let (mut a2, mut b2) = pair(&Spec::default(), &Spec::default(), 12);
+    a2.scopes.push(scope_of(
+        ScopeKind::Transaction,
+        "login",
+        &[10_000, 11_000],
+        60.0,
+    ));
+    b2.scopes.push(scope_of(
+        ScopeKind::Transaction,
+        "login",
+        &[30_000, 31_000],
+        60.0,
+    ));
+    let c = compare(&a2, &b2, &CompareOptions::default()).expect("compare");
+    assert!(metric(&c, "login", Metric::Mean).interval.is_some());
 }
