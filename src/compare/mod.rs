@@ -4,7 +4,8 @@
 //! Invariant: no I/O and no clock; the same inputs and [`CompareOptions::seed`] give the same
 //! [`Comparison`]. A verdict other than [`Verdict::NoChange`] needs both a change beyond the
 //! metric's noise floor and an interval that excludes zero (except `max`, which has no interval:
-//! it is judged by the noise floor alone and is not gated unless given a budget).
+//! it is judged by the noise floor alone and is not gated unless given a budget). A metric with
+//! too few observations for an interval (see [`stats`]) gets no verdict and is not gated.
 //!
 //! Statistical methods are described in [`stats`]. Scopes are matched by kind and name; those in
 //! only one run are listed in the result. Request scopes are compared but, by default, not gated:
@@ -594,6 +595,24 @@ pub fn compare(
     if scopes.is_empty() {
         return Err(CompareError::NoCommonScope);
     }
+    for s in scopes.iter().filter(|s| s.gated) {
+        let unjudged: Vec<&str> = s
+            .metrics
+            .iter()
+            .filter(|m| m.interval.is_none() && m.metric != Metric::Max)
+            .filter(|m| gates_metric(m.metric, opts))
+            .map(|m| m.metric.key())
+            .collect();
+        if !unjudged.is_empty() {
+            warnings.push(format!(
+                "scope `{}` has too few requests ({} vs {}) to judge {}; not gated",
+                s.name,
+                s.baseline_count,
+                s.candidate_count,
+                unjudged.join(", ")
+            ));
+        }
+    }
 
     let gated: Vec<&MetricComparison> = scopes
         .iter()
@@ -811,7 +830,9 @@ fn compare_scope(
                     n: e.len() as f64,
                 };
                 let (mb, mc) = (eb.mean(), ec.mean());
-                let i = stats::welch(mc - mb, sample(&eb), sample(&ec), confidence);
+                let enough = eb.len().min(ec.len()) >= stats::MIN_FOR_MEAN;
+                let i =
+                    stats::welch(mc - mb, sample(&eb), sample(&ec), confidence).filter(|_| enough);
                 (mb, mc, i, Method::WelchMean)
             }
             Metric::Max => (hb.max() as f64, hc.max() as f64, None, Method::None),
@@ -853,6 +874,9 @@ fn compare_scope(
             Method::None
         };
         let budget = opts.budgets.get(&metric).copied();
+        // A metric without an interval cannot be judged, so it takes no part in the gate (max
+        // aside, which never has one and is judged on its noise floor when budgeted).
+        let gated = gated && (interval.is_some() || metric == Metric::Max);
         metrics.push(judge(
             Judged {
                 metric,
