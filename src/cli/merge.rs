@@ -46,6 +46,15 @@ impl MergeArgs {
             labels.push(path.display().to_string());
         }
         let merged = merge::merge_labeled(&runs, &labels).map_err(Failure::invalid)?;
+        let gap = merge::uncovered_seconds(&runs);
+        if gap >= 1.0 && !self.quiet {
+            eprintln!(
+                "warning: no input was running for {gap:.0} s of the merged {:.0} s: merge adds \
+                 runs that ran at the same time (shards), so the merged throughput and series \
+                 count those seconds as idle",
+                merged.duration_s
+            );
+        }
         let written = write_all(&merged, &self.out, &core_exporters()).map_err(Failure::run)?;
         if !self.quiet {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

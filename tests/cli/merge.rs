@@ -95,3 +95,26 @@ async fn a_failed_interrupted_or_unfinished_shard_fails_the_merge_with_3() {
         assert!(run.out.join("junit.xml").is_file());
     }
 }
+
+#[tokio::test]
+async fn runs_one_after_another_are_merged_with_a_warning() {
+    let sample: serde_json::Value = serde_json::from_str(SAMPLE).expect("sample is JSON");
+    let length = sample["duration_s"].as_f64().expect("duration");
+    #[allow(clippy::cast_possible_truncation)]
+    let after = length.ceil() as i64 + 30;
+    let run = Kneepoint::new()
+        .file("a.json", &shard(0, completed(), false))
+        .file("b.json", &shard(after, completed(), false))
+        .args(&["merge", "a.json", "b.json", "--out", "out"])
+        .run()
+        .await;
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("warning: no input was running for 3"),
+        "{}",
+        run.stderr
+    );
+    let merged = run.results();
+    let d = merged["duration_s"].as_f64().expect("duration");
+    assert!(d > 2.0 * length + 29.0, "{d}");
+}
