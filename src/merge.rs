@@ -610,6 +610,13 @@ fn merge_series(runs: &[RunResults], offsets: &[f64]) -> Vec<SecondSample> {
             ];
         }
     }
+    // Seconds no input covered (runs one after another) are idle seconds of the merged run, not
+    // missing ones: a chart would otherwise draw a line across the gap.
+    if let Some(&last) = seconds.keys().next_back() {
+        for t in 0..last {
+            seconds.entry(t).or_default();
+        }
+    }
     seconds
         .into_iter()
         .map(|(t, s)| {
@@ -815,8 +822,16 @@ mod tests {
         let later = shift(&b, len.ceil() as i64 + 10);
         let gap = uncovered_seconds(&[later.clone(), a.clone()]);
         assert!((gap - (10.0 + len.ceil() - len)).abs() < 1e-6, "{gap}");
+        let merged = merge(&[a.clone(), later.clone()]).expect("same scenario");
         let overlapping = shift(&a, 1);
-        assert!((uncovered_seconds(&[a, later, overlapping]) - gap).abs() < 1.0 + 1e-6);
+        assert!((uncovered_seconds(&[a.clone(), later, overlapping]) - gap).abs() < 1.0 + 1e-6);
+        // The series runs second by second across the gap, idle there.
+        let ts: Vec<u32> = merged.series.iter().map(|s| s.t).collect();
+        let last = *ts.last().expect("series");
+        assert_eq!(ts, (0..=last).collect::<Vec<_>>());
+        let own = u32::try_from(a.series.len()).expect("short series");
+        let idle = &merged.series[usize::try_from(own + 3).expect("index")];
+        assert_eq!((idle.requests, idle.load, idle.p50_us), (0, 0.0, 0));
     }
 
     #[test]
