@@ -48,11 +48,7 @@ pub(super) fn promote_compare(
         out.confidence = fraction(ctx, c.span(), c.get_ref(), "confidence").and_then(|v| {
             check_confidence(v, &text_of(c.get_ref()))
                 .map_err(|e| {
-                    ctx.err(
-                        c.span(),
-                        format!("invalid `confidence`: {e}"),
-                        "expected e.g. \"95%\" or 0.99",
-                    );
+                    ctx.err(c.span(), e, "expected e.g. \"95%\" or 0.99");
                 })
                 .ok()
         });
