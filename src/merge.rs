@@ -549,6 +549,26 @@ fn merge_stages(
         .collect()
 }
 
+/// Seconds of the merged window (earliest start to latest end) in which no input was running.
+/// Merging adds runs that ran at the same time (shards); runs one after another leave gaps,
+/// which the merged duration still counts, so throughput and the series read low.
+pub fn uncovered_seconds(runs: &[RunResults]) -> f64 {
+    let mut spans: Vec<(jiff::Timestamp, jiff::Timestamp)> =
+        runs.iter().map(|r| (r.started_at, r.ended_at)).collect();
+    spans.sort();
+    let mut gap = 0.0;
+    let mut covered_to: Option<jiff::Timestamp> = None;
+    for (start, end) in spans {
+        if let Some(to) = covered_to
+            && start > to
+        {
+            gap += start.duration_since(to).as_secs_f64();
+        }
+        covered_to = Some(covered_to.map_or(end, |to| to.max(end)));
+    }
+    gap
+}
+
 /// Series aligned by wall-clock second.
 fn merge_series(runs: &[RunResults], offsets: &[f64]) -> Vec<SecondSample> {
     #[derive(Default)]
@@ -588,6 +608,13 @@ fn merge_series(runs: &[RunResults], offsets: &[f64]) -> Vec<SecondSample> {
                 slot.max[1].max(s.p95_us),
                 slot.max[2].max(s.p99_us),
             ];
+        }
+    }
+    // Seconds no input covered (runs one after another) are idle seconds of the merged run, not
+    // missing ones: a chart would otherwise draw a line across the gap.
+    if let Some(&last) = seconds.keys().next_back() {
+        for t in 0..last {
+            seconds.entry(t).or_default();
         }
     }
     seconds
@@ -776,6 +803,35 @@ mod tests {
         let a = fixtures::build(&half, &even);
         let b = fixtures::build(&half, &odd);
         (whole, a, b)
+    }
+
+    #[test]
+    fn runs_one_after_another_leave_uncovered_seconds() {
+        let (_, a, b) = halves();
+        assert_eq!(uncovered_seconds(&[a.clone(), b.clone()]), 0.0);
+        let shift = |r: &RunResults, secs: i64| {
+            let mut r = r.clone();
+            let d = jiff::SignedDuration::from_secs(secs);
+            r.started_at = r.started_at.checked_add(d).expect("in range");
+            r.ended_at = r.ended_at.checked_add(d).expect("in range");
+            r
+        };
+        let len = a.ended_at.duration_since(a.started_at).as_secs_f64();
+        // b starts 10 s after a ends; a third run overlapping both closes nothing.
+        #[allow(clippy::cast_possible_truncation)]
+        let later = shift(&b, len.ceil() as i64 + 10);
+        let gap = uncovered_seconds(&[later.clone(), a.clone()]);
+        assert!((gap - (10.0 + len.ceil() - len)).abs() < 1e-6, "{gap}");
+        let merged = merge(&[a.clone(), later.clone()]).expect("same scenario");
+        let overlapping = shift(&a, 1);
+        assert!((uncovered_seconds(&[a.clone(), later, overlapping]) - gap).abs() < 1.0 + 1e-6);
+        // The series runs second by second across the gap, idle there.
+        let ts: Vec<u32> = merged.series.iter().map(|s| s.t).collect();
+        let last = *ts.last().expect("series");
+        assert_eq!(ts, (0..=last).collect::<Vec<_>>());
+        let own = u32::try_from(a.series.len()).expect("short series");
+        let idle = &merged.series[usize::try_from(own + 3).expect("index")];
+        assert_eq!((idle.requests, idle.load, idle.p50_us), (0, 0.0, 0));
     }
 
     #[test]

@@ -485,6 +485,7 @@ mod tests {
             }],
             feeders: vec![],
             slas: vec![],
+            compare: crate::compare::CompareSettings::default(),
             vars: VarTable::default(),
         }
     }
@@ -786,13 +787,24 @@ fn finish(results: &RunResults, out: &Path, quiet: bool) -> Result<crate::Outcom
         println!("{}", summary::render_summary(results, color));
         println!("results: {}", out.display());
     }
+    outcome(results, out)
+}
+
+/// The outcome of written results, by their status: completed → passed or breached by the
+/// SLAs (0/1); aborted by an SLA → breached (1); interrupted, failed, or never finished (a
+/// checkpoint whose process died) → the run failed (3). `out` is where the results were
+/// written, for the message. `kneepoint run` and `kneepoint merge` share this mapping.
+pub fn outcome(results: &RunResults, out: &Path) -> Result<crate::Outcome, crate::Failure> {
+    use crate::Failure;
     match &results.status {
-        RunStatus::Completed | RunStatus::InProgress => {
-            Ok(crate::Outcome::from_passed(results.passed()))
-        }
+        RunStatus::Completed => Ok(crate::Outcome::from_passed(results.passed())),
         RunStatus::Aborted { .. } => Ok(crate::Outcome::Breached),
         RunStatus::Interrupted => Err(Failure::run(miette::miette!(
             "the run was interrupted; what was measured is in `{}`",
+            out.display()
+        ))),
+        RunStatus::InProgress => Err(Failure::run(miette::miette!(
+            "the run did not finish (its results are a checkpoint); what was measured is in `{}`",
             out.display()
         ))),
         RunStatus::Failed { reason } => Err(Failure::run(miette::miette!(

@@ -522,6 +522,7 @@ mod tests {
             transactions: vec![],
             feeders,
             slas: vec![],
+            compare: crate::compare::CompareSettings::default(),
             vars: VarTable::default(),
         }
     }

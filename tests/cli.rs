@@ -8,8 +8,10 @@ mod cli {
 
     mod browser;
     mod capacity;
+    mod compare;
     mod exit_codes;
     mod kubernetes;
+    mod merge;
     mod numbers;
     mod outputs;
     mod scripting;

@@ -355,6 +355,7 @@ mod tests {
             transactions: Vec::<Transaction>::new(),
             feeders: vec![],
             slas: fixtures::closed_spec().slas,
+            compare: crate::compare::CompareSettings::default(),
             vars: VarTable::default(),
         }
     }

@@ -1,11 +1,15 @@
 //! `kneepoint compare`: read two runs, compare them, print the Markdown table and write
-//! `compare.json`, `compare.md` and `compare.junit.xml`.
+//! `compare.json`, `compare.md`, `compare.junit.xml` and `compare.html`.
 //!
-//! Budgets come from flags only; a `[compare]` table in the scenario is not read yet.
+//! Settings are layered: defaults, then the `[compare]` table of a scenario file (`--scenario`,
+//! else the candidate's own scenario when its recorded path can be read from here), then flags.
 
 use std::path::{Path, PathBuf};
 
-use kneepoint::compare::{self, CompareError, CompareOptions, Metric, Side};
+use kneepoint::compare::{
+    self, CompareError, CompareOptions, CompareSettings, Metric, Side, check_confidence,
+    parse_fraction,
+};
 use kneepoint::results::RunResults;
 use kneepoint::{Failure, Outcome};
 
@@ -16,35 +20,42 @@ pub(crate) struct CompareArgs {
     baseline: PathBuf,
     /// Candidate run: a results.json file or a run folder.
     candidate: PathBuf,
-    /// Folder for compare.json, compare.md and compare.junit.xml [default: `compare/` next to
-    /// the candidate's results.json].
+    /// Folder for compare.json, compare.md, compare.junit.xml and compare.html [default:
+    /// `compare/` next to the candidate's results.json].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Smallest relative change that counts: `5%` for all metrics, or `p99=10%` for one.
+    /// Take settings from the `[compare]` table of this scenario file [default: the
+    /// candidate's scenario, when the path its results.json records can be read].
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Smallest relative change that counts: `5%` for all metrics, or `p99=10%` for one
+    /// [default: 5%].
     #[arg(long, value_name = "[METRIC=]PCT", value_parser = parse_floor)]
     noise_floor: Vec<(Option<Metric>, f64)>,
-    /// Confidence of the intervals: `0.95` or `95%`.
-    #[arg(long, default_value = "0.95", value_parser = parse_confidence)]
-    confidence: f64,
+    /// Confidence of the intervals: `0.95` or `95%` [default: 95%].
+    #[arg(long, value_name = "PCT", value_parser = parse_confidence)]
+    confidence: Option<f64>,
     /// Largest allowed regression of a metric, e.g. `p95=10%`; repeatable.
     #[arg(long, value_name = "METRIC=PCT", value_parser = parse_budget)]
     budget: Vec<(Metric, f64)>,
     /// Seed of the bootstrap.
     #[arg(long)]
     seed: Option<u64>,
-    /// Bootstrap replicates per percentile.
-    #[arg(long, default_value_t = CompareOptions::default().resamples)]
-    resamples: usize,
-    /// Gate request scopes too (by default only overall and transactions are gated).
-    #[arg(long)]
-    gate_requests: bool,
+    /// Bootstrap replicates per percentile [default: 1000].
+    #[arg(long, value_name = "N", value_parser = parse_resamples)]
+    resamples: Option<usize>,
+    /// Gate request scopes too (by default only overall and transactions are gated);
+    /// `--gate-requests=false` turns it off when a scenario turns it on.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    gate_requests: Option<bool>,
     /// Gate only these metrics (repeatable) instead of all but `max`; budgeted metrics are
     /// always gated.
     #[arg(long, value_name = "METRIC")]
     gate: Vec<Metric>,
-    /// Compare the intended-start latency of open-model runs (coordinated-omission corrected).
-    #[arg(long)]
-    intended: bool,
+    /// Compare the intended-start latency of open-model runs (coordinated-omission corrected);
+    /// `--intended=false` turns it off when a scenario turns it on.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    intended: Option<bool>,
 }
 
 impl CompareArgs {
@@ -55,33 +66,23 @@ impl CompareArgs {
         let baseline = read(&self.baseline)?;
         let candidate = read(&self.candidate)?;
 
-        let mut opts = CompareOptions {
-            confidence: self.confidence,
-            resamples: self.resamples,
-            gate_requests: self.gate_requests,
-            intended: self.intended,
-            ..CompareOptions::default()
-        };
-        if !self.gate.is_empty() {
-            opts.gate_metrics.clone_from(&self.gate);
+        let mut opts = CompareOptions::default();
+        let mut settings_from = Vec::new();
+        if let Some((table, from)) = self.scenario_settings(&candidate)? {
+            opts.apply(&table);
+            settings_from.push(from);
         }
-        if let Some(seed) = self.seed {
-            opts.seed = seed;
+        let flags = self.flag_settings();
+        if !flags.is_empty() {
+            opts.apply(&flags);
+            settings_from.push("flags".to_owned());
         }
-        for (metric, floor) in &self.noise_floor {
-            match metric {
-                Some(m) => {
-                    opts.noise_floors.insert(*m, *floor);
-                }
-                None => opts.noise_floor = *floor,
-            }
-        }
-        opts.budgets.extend(self.budget.iter().copied());
 
         let mut comparison = compare::compare(&baseline, &candidate, &opts)
             .map_err(|e| Failure::invalid(miette::miette!("{}", self.explain(&e))))?;
         comparison.baseline.source = Some(self.baseline.display().to_string());
         comparison.candidate.source = Some(self.candidate.display().to_string());
+        comparison.settings_from = settings_from;
 
         let markdown = compare::to_markdown(&comparison);
         let junit =
@@ -107,9 +108,92 @@ impl CompareArgs {
         print!("{markdown}");
         eprintln!(
             "wrote {}",
-            out.join("compare.{json,md,junit.xml}").display()
+            out.join("compare.{json,md,junit.xml,html}").display()
         );
         Ok(Outcome::from_passed(comparison.summary.passed))
+    }
+
+    /// What the flags set; unset flags leave the lower layers alone.
+    fn flag_settings(&self) -> CompareSettings {
+        let mut s = CompareSettings {
+            confidence: self.confidence,
+            gate: (!self.gate.is_empty()).then(|| self.gate.clone()),
+            gate_requests: self.gate_requests,
+            intended: self.intended,
+            resamples: self.resamples,
+            seed: self.seed,
+            budgets: self.budget.iter().copied().collect(),
+            ..CompareSettings::default()
+        };
+        for (metric, floor) in &self.noise_floor {
+            match metric {
+                Some(m) => {
+                    s.noise_floors.insert(*m, *floor);
+                }
+                None => s.noise_floor = Some(*floor),
+            }
+        }
+        s
+    }
+
+    /// The `[compare]` table to use and where it came from: `--scenario`, else the candidate's
+    /// scenario file when it can be read from here and is still that scenario. A scenario with
+    /// problems is invalid input: budgets silently dropped would make the gate lie.
+    fn scenario_settings(
+        &self,
+        candidate: &RunResults,
+    ) -> Result<Option<(CompareSettings, String)>, Failure> {
+        if let Some(path) = &self.scenario {
+            let s = kneepoint::scenario::load(path, &[]).map_err(Failure::invalid)?;
+            if s.compare.is_empty() {
+                eprintln!(
+                    "note: `{}` has no [compare] table; default settings apply",
+                    path.display()
+                );
+                return Ok(None);
+            }
+            return Ok(Some((
+                s.compare,
+                format!("[compare] of `{}`", path.display()),
+            )));
+        }
+        let recorded = Path::new(&candidate.scenario.path);
+        if !recorded.is_file() {
+            eprintln!(
+                "note: the candidate's scenario `{}` cannot be read from here, so no [compare] \
+                 table applies; pass --scenario FILE to use one",
+                recorded.display()
+            );
+            return Ok(None);
+        }
+        let s = kneepoint::scenario::load(recorded, &[]).map_err(|e| {
+            Failure::invalid(miette::Report::new(e).wrap_err(format!(
+                "the candidate's scenario `{}` (recorded in its results.json) is invalid; fix it, \
+                 or pass --scenario FILE to take settings from another file",
+                recorded.display()
+            )))
+        })?;
+        if s.name != candidate.scenario.name {
+            eprintln!(
+                "note: `{}` now holds scenario `{}`, not `{}`; its [compare] table is not used",
+                recorded.display(),
+                s.name,
+                candidate.scenario.name
+            );
+            return Ok(None);
+        }
+        if s.compare.is_empty() {
+            return Ok(None);
+        }
+        let changed = if s.sha256 == candidate.scenario.sha256 {
+            ""
+        } else {
+            " (changed since the candidate ran)"
+        };
+        Ok(Some((
+            s.compare,
+            format!("[compare] of `{}`{changed}", recorded.display()),
+        )))
     }
 
     /// The error with the files it concerns.
@@ -170,34 +254,17 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// `5%` → 0.05, `0.05` → 0.05; a bare number above 1 is refused as ambiguous.
-pub(crate) fn parse_fraction(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    let (number, scale) = match s.strip_suffix('%') {
-        Some(n) => (n.trim(), 100.0),
-        None => (s, 1.0),
-    };
-    let v: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number or percentage"))?;
-    let v = v / scale;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}` must not be negative"));
-    }
-    if scale == 1.0 && v > 1.0 {
-        return Err(format!(
-            "`{s}` is ambiguous: write `{s}%` or a fraction like 0.05"
-        ));
-    }
-    Ok(v)
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    check_confidence(parse_fraction(s)?, s)
 }
 
-fn parse_confidence(s: &str) -> Result<f64, String> {
-    let v = parse_fraction(s)?;
-    if v > 0.5 && v < 1.0 {
-        Ok(v)
-    } else {
-        Err(format!("confidence `{s}` must lie between 50% and 100%"))
+fn parse_resamples(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= compare::MIN_RESAMPLES => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not an integer of {} or more",
+            compare::MIN_RESAMPLES
+        )),
     }
 }
 
@@ -254,10 +321,18 @@ mod tests {
             "--intended",
         ]);
         assert_eq!(a.gate, [Metric::P95]);
-        assert!(a.intended);
         assert_eq!(a.noise_floor, [(None, 0.03), (Some(Metric::P99), 0.1)]);
         assert_eq!(a.budget, [(Metric::P95, 0.1), (Metric::ErrorRate, 0.005)]);
-        assert!((a.confidence - 0.99).abs() < 1e-12);
+        assert!(a.confidence.is_some_and(|c| (c - 0.99).abs() < 1e-12));
+        assert_eq!(a.intended, Some(true));
+        let settings = a.flag_settings();
+        assert_eq!(settings.noise_floor, Some(0.03));
+        assert_eq!(settings.noise_floors, [(Metric::P99, 0.1)].into());
+        assert_eq!(settings.gate_requests, None);
+        let off = args(&["a", "b", "--gate-requests=false", "--resamples", "500"]);
+        assert_eq!(off.gate_requests, Some(false));
+        assert_eq!(off.resamples, Some(500));
+        assert!(Wrap::try_parse_from(["compare", "a", "b", "--resamples", "10"]).is_err());
         assert!(parse_fraction("5").is_err());
         assert!(parse_budget("p42=1%").is_err());
         assert!(parse_confidence("1.0").is_err());

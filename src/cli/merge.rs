@@ -1,4 +1,5 @@
-//! `kneepoint merge`: read shard results, merge them exactly, write the merged outputs.
+//! `kneepoint merge`: read shard results, merge them exactly, write the merged outputs, and exit
+//! as `kneepoint run` would for the merged run (0 pass, 1 SLA breached, 3 a shard failed).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,15 @@ impl MergeArgs {
             labels.push(path.display().to_string());
         }
         let merged = merge::merge_labeled(&runs, &labels).map_err(Failure::invalid)?;
+        let gap = merge::uncovered_seconds(&runs);
+        if gap >= 1.0 && !self.quiet {
+            eprintln!(
+                "warning: no input was running for {gap:.0} s of the merged {:.0} s: merge adds \
+                 runs that ran at the same time (shards), so the merged throughput and series \
+                 count those seconds as idle",
+                merged.duration_s
+            );
+        }
         let written = write_all(&merged, &self.out, &core_exporters()).map_err(Failure::run)?;
         if !self.quiet {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -62,7 +72,13 @@ impl MergeArgs {
             // A closed pipe (`| head`) is not an error worth failing the command for.
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
-        Ok(Outcome::from_passed(merged.passed()))
+        // The merged status is the worst shard's, so a failed, interrupted or unfinished shard
+        // fails the whole run (3) as `kneepoint run` would; its outputs are written all the same.
+        let out = written
+            .first()
+            .and_then(|p| p.parent())
+            .unwrap_or(&self.out);
+        kneepoint::run::outcome(&merged, out)
     }
 }
 

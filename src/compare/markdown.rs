@@ -42,6 +42,9 @@ pub fn to_markdown(c: &Comparison) -> String {
         c.candidate.run_id,
         percent(c.options.noise_floor),
     );
+    if !c.settings_from.is_empty() {
+        let _ = writeln!(out, "Settings from {}.", c.settings_from.join(", then "));
+    }
     if c.scopes.iter().any(|s| s.intended) {
         out.push_str("Latency is measured from each request's intended start (open model).\n");
     }

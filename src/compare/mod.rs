@@ -4,7 +4,8 @@
 //! Invariant: no I/O and no clock; the same inputs and [`CompareOptions::seed`] give the same
 //! [`Comparison`]. A verdict other than [`Verdict::NoChange`] needs both a change beyond the
 //! metric's noise floor and an interval that excludes zero (except `max`, which has no interval:
-//! it is judged by the noise floor alone and is not gated unless given a budget).
+//! it is judged by the noise floor alone and is not gated unless given a budget). A metric with
+//! too few observations for an interval (see [`stats`]) gets no verdict and is not gated.
 //!
 //! Statistical methods are described in [`stats`]. Scopes are matched by kind and name; those in
 //! only one run are listed in the result. Request scopes are compared but, by default, not gated:
@@ -30,12 +31,16 @@ use crate::results::{ResultsError, RunResults, RunStatus, ScopeKind, ScopeResult
 
 mod junit;
 mod markdown;
+mod settings;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use junit::to_junit;
 pub use markdown::to_markdown;
+pub use settings::{
+    CompareSettings, MIN_RESAMPLES, check_confidence, fraction_from_number, parse_fraction,
+};
 pub use stats::Interval;
 
 /// A compared metric.
@@ -240,7 +245,7 @@ impl CompareOptions {
                 ));
             }
         }
-        if self.resamples < 100 {
+        if self.resamples < MIN_RESAMPLES {
             return Err(CompareError::Options(format!(
                 "at least 100 resamples are needed but {} were asked for",
                 self.resamples
@@ -500,6 +505,10 @@ pub struct Comparison {
     pub only_in_candidate: Vec<ScopeRef>,
     /// Things that weaken the comparison (different scenario file, incomplete run, …).
     pub warnings: Vec<String>,
+    /// Where settings other than the defaults came from, lowest layer first (a scenario's
+    /// `[compare]` table, then flags); set by the caller that gathered them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings_from: Vec<String>,
 }
 
 impl Comparison {
@@ -586,6 +595,24 @@ pub fn compare(
     if scopes.is_empty() {
         return Err(CompareError::NoCommonScope);
     }
+    for s in scopes.iter().filter(|s| s.gated) {
+        let unjudged: Vec<&str> = s
+            .metrics
+            .iter()
+            .filter(|m| m.interval.is_none() && m.metric != Metric::Max)
+            .filter(|m| gates_metric(m.metric, opts))
+            .map(|m| m.metric.key())
+            .collect();
+        if !unjudged.is_empty() {
+            warnings.push(format!(
+                "scope `{}` has too few requests ({} vs {}) to judge {}; not gated",
+                s.name,
+                s.baseline_count,
+                s.candidate_count,
+                unjudged.join(", ")
+            ));
+        }
+    }
 
     let gated: Vec<&MetricComparison> = scopes
         .iter()
@@ -616,6 +643,7 @@ pub fn compare(
         only_in_baseline,
         only_in_candidate,
         warnings,
+        settings_from: Vec::new(),
     })
 }
 
@@ -802,7 +830,9 @@ fn compare_scope(
                     n: e.len() as f64,
                 };
                 let (mb, mc) = (eb.mean(), ec.mean());
-                let i = stats::welch(mc - mb, sample(&eb), sample(&ec), confidence);
+                let enough = eb.len().min(ec.len()) >= stats::MIN_FOR_MEAN;
+                let i =
+                    stats::welch(mc - mb, sample(&eb), sample(&ec), confidence).filter(|_| enough);
                 (mb, mc, i, Method::WelchMean)
             }
             Metric::Max => (hb.max() as f64, hc.max() as f64, None, Method::None),
@@ -844,6 +874,9 @@ fn compare_scope(
             Method::None
         };
         let budget = opts.budgets.get(&metric).copied();
+        // A metric without an interval cannot be judged, so it takes no part in the gate (max
+        // aside, which never has one and is judged on its noise floor when budgeted).
+        let gated = gated && (interval.is_some() || metric == Metric::Max);
         metrics.push(judge(
             Judged {
                 metric,
@@ -907,7 +940,10 @@ fn judge(j: Judged, gated: bool) -> MetricComparison {
     let significant = j.interval.map(|i| i.excludes_zero());
     // A change from zero (new errors) is beyond any relative floor.
     let beyond_floor = relative.is_none_or(|r| r.abs() > j.noise_floor);
-    let verdict = if !beyond_floor || significant == Some(false) {
+    // Without an interval (too few observations on a side) nothing is established, except for
+    // `max`, which never has one and is judged on the noise floor alone.
+    let established = significant.unwrap_or(j.metric == Metric::Max);
+    let verdict = if !beyond_floor || !established {
         Verdict::NoChange
     } else if (delta > 0.0) == j.metric.higher_is_worse() {
         Verdict::Regression

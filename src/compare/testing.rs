@@ -86,6 +86,21 @@ impl Acc {
     }
 }
 
+/// A scope of `kind` that saw exactly these latencies (µs), none failed, over `seconds`.
+pub(crate) fn scope_of(
+    kind: ScopeKind,
+    name: &str,
+    latencies_us: &[u64],
+    seconds: f64,
+) -> ScopeResults {
+    let mut acc = Acc::new();
+    for us in latencies_us {
+        record(&mut acc.h, Duration::from_micros(*us));
+        acc.requests += 1;
+    }
+    acc.scope(kind, name, seconds)
+}
+
 /// A run of scenario `name` with an overall scope and two transactions, `browse` (60 % of the
 /// requests) and `checkout` (40 %, 1.5× slower).
 pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {

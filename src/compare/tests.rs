@@ -1,7 +1,7 @@
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use super::testing::{Spec, run};
+use super::testing::{Spec, run, scope_of};
 use super::*;
 use crate::results::SerializedHistogram;
 
@@ -436,4 +436,72 @@ fn intended_latency_is_compared_when_asked_and_present() {
         metric(&c, "overall", Metric::P95).verdict,
         Verdict::NoChange
     );
+}
+
+/// A handful of requests say nothing about a percentile or a mean: such a metric gets no
+/// interval, no verdict and no part in the gate, however large the change, and the comparison
+/// says so (`max` aside, which never has an interval). Real runs of the reference stack had
+/// transactions of 1–3 and 40 requests whose p95/p99 "regressed" significantly in A/A pairs.
+#[test]
+fn metrics_of_tiny_scopes_are_not_judged_or_gated() {
+    let (mut a, mut b) = pair(&Spec::default(), &Spec::default(), 11);
+    let slow: Vec<u64> = (0..40).map(|i| 30_000 + i * 100).collect();
+    let fast: Vec<u64> = (0..40).map(|i| 10_000 + i * 100).collect();
+    a.scopes
+        .push(scope_of(ScopeKind::Transaction, "login", &[10_000], 60.0));
+    b.scopes.push(scope_of(
+        ScopeKind::Transaction,
+        "login",
+        &[30_000, 31_000],
+        60.0,
+    ));
+    a.scopes
+        .push(scope_of(ScopeKind::Transaction, "stats", &fast, 60.0));
+    b.scopes
+        .push(scope_of(ScopeKind::Transaction, "stats", &slow, 60.0));
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    for m in [Metric::P50, Metric::P95, Metric::P99, Metric::Mean] {
+        let got = metric(&c, "login", m);
+        assert_eq!(got.interval, None, "{m}: {got:?}");
+        assert_eq!(got.verdict, Verdict::NoChange, "{m}: {got:?}");
+        assert_eq!(got.gate, Gate::NotGated, "{m}");
+    }
+    // 40 requests: enough for p50 and the mean, which do regress, not for p95 or p99.
+    for (m, judged) in [
+        (Metric::P50, true),
+        (Metric::Mean, true),
+        (Metric::P95, false),
+        (Metric::P99, false),
+    ] {
+        let got = metric(&c, "stats", m);
+        assert_eq!(got.interval.is_some(), judged, "{m}: {got:?}");
+        let verdict = if judged {
+            Verdict::Regression
+        } else {
+            Verdict::NoChange
+        };
+        assert_eq!(got.verdict, verdict, "{m}");
+    }
+    // Max is judged on the noise floor alone, as documented, but not gated.
+    assert_eq!(
+        metric(&c, "login", Metric::Max).verdict,
+        Verdict::Regression
+    );
+    assert_eq!(c.summary.failed, 2, "{:?}", c.summary);
+    assert!(
+        c.warnings.iter().any(|w| w
+            == "scope `login` has too few requests (1 vs 2) to judge p50, p95, p99, mean; not gated"),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.starts_with("scope `stats`") && w.ends_with("to judge p95, p99; not gated")),
+        "{:?}",
+        c.warnings
+    );
+    assert_eq!(stats::min_for_quantile(0.5), 10);
+    assert_eq!(stats::min_for_quantile(0.95), 100);
+    assert_eq!(stats::min_for_quantile(0.99), 500);
 }

@@ -420,6 +420,25 @@ mod tests {
     }
 
     #[test]
+    fn compare_table_problems_point_at_each_value() {
+        let e = check(
+            "compare.toml",
+            &[
+                (15, 33, "unknown metric `p9` in `compare.noise_floor`"),
+                (16, 14, "confidence `150%` must lie between 50% and 100%"),
+                (17, 18, "`10` is ambiguous: write `10%`"),
+                (17, 35, "`half` is not a number or percentage"),
+                (18, 16, "unknown metric `latency` in `compare.gate`"),
+                (19, 13, "`resamples` must be at least 100, found 10"),
+                (20, 1, "unknown key `budgets` in `compare`"),
+            ],
+        );
+        hint(&e, 0, "did you mean `p99`?");
+        hint(&e, 4, "known metrics: `p50`");
+        hint(&e, 6, "did you mean `budget`?");
+    }
+
+    #[test]
     fn neither_duration_nor_iterations() {
         check(
             "no_stop.toml",
@@ -683,6 +702,36 @@ mod tests {
             SlaMetric::Server("process_cpu_cores".to_owned())
         );
         assert_eq!(s.slas[2].threshold, 0.75);
+    }
+
+    #[test]
+    fn compare_table_promotes_every_key() {
+        use crate::compare::Metric;
+        let c = ok("compare.toml", &[]).compare;
+        assert_eq!(c.noise_floor, Some(0.03));
+        assert_eq!(c.noise_floors, [(Metric::P99, 0.1)].into());
+        assert_eq!(c.confidence, Some(0.99));
+        assert_eq!(
+            c.budgets,
+            [(Metric::P95, 0.1), (Metric::ErrorRate, 0.005)].into()
+        );
+        assert_eq!(
+            c.gate,
+            Some(vec![Metric::P95, Metric::P99, Metric::ErrorRate])
+        );
+        assert_eq!((c.gate_requests, c.intended), (Some(true), Some(false)));
+        assert_eq!((c.resamples, c.seed), (Some(2000), Some(42)));
+        // Without a table nothing is set, and a single floor is one for every metric.
+        assert!(ok("minimal.toml", &[]).compare.is_empty());
+        let set = |s: &str| Override::parse(s).expect("KEY=VALUE");
+        let c = ok(
+            "minimal.toml",
+            &[set("compare.noise_floor=\"2.5%\""), set("compare.gate=[]")],
+        )
+        .compare;
+        assert_eq!(c.noise_floor, Some(0.025));
+        assert!(c.noise_floors.is_empty());
+        assert_eq!(c.gate, Some(vec![]));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json_path::JsonPath;
 
+use crate::compare::CompareSettings;
 use crate::results::ArrivalUnit;
 use crate::template::{Template, VarTable};
 
@@ -32,6 +33,9 @@ pub struct Scenario {
     pub feeders: Vec<Feeder>,
     /// SLAs to check.
     pub slas: Vec<Sla>,
+    /// `[compare]`: settings of `kneepoint compare` for runs of this scenario (all unset when
+    /// the table is absent).
+    pub compare: CompareSettings,
     /// Variable slots: feeder columns and captures, by name.
     pub vars: VarTable,
 }

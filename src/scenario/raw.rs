@@ -25,6 +25,7 @@ pub(crate) struct RawScenario {
     pub(crate) transaction: Vec<Spanned<RawTransaction>>,
     #[serde(default)]
     pub(crate) sla: Vec<Spanned<RawSla>>,
+    pub(crate) compare: Option<Spanned<RawCompare>>,
 }
 
 /// `[target]`.
@@ -133,6 +134,21 @@ pub(crate) struct RawSla {
     pub(crate) threshold: Option<Spanned<NumOrStr>>,
     pub(crate) comparison: Option<Spanned<String>>,
     pub(crate) abort: Option<Spanned<bool>>,
+}
+
+/// `[compare]`: settings of `kneepoint compare` when this scenario's runs are compared.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompare {
+    /// A fraction for every metric, or a table of metric → fraction (`default` for the rest).
+    pub(crate) noise_floor: Option<Spanned<RawValue>>,
+    pub(crate) confidence: Option<Spanned<NumOrStr>>,
+    pub(crate) budget: Option<Spanned<Entries<NumOrStr>>>,
+    pub(crate) gate: Option<Spanned<OneOrMany<String>>>,
+    pub(crate) gate_requests: Option<Spanned<bool>>,
+    pub(crate) intended: Option<Spanned<bool>>,
+    pub(crate) resamples: Option<Spanned<i64>>,
+    pub(crate) seed: Option<Spanned<i64>>,
 }
 
 /// A string holding a duration or a think time; its own type so that a number gets a message

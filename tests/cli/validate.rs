@@ -60,6 +60,60 @@ const BAD: &[(&str, &[Problem])] = &[
         )],
     ),
     (
+        "compare.toml",
+        &[
+            (
+                "compare.toml",
+                15,
+                33,
+                "unknown metric `p9` in `compare.noise_floor`",
+                Some("did you mean `p99`?"),
+            ),
+            (
+                "compare.toml",
+                16,
+                14,
+                "confidence `150%` must lie between 50% and 100%",
+                None,
+            ),
+            (
+                "compare.toml",
+                17,
+                18,
+                "invalid `budget.p95` in `compare`: `10` is ambiguous",
+                None,
+            ),
+            (
+                "compare.toml",
+                17,
+                35,
+                "invalid `budget.error_rate` in `compare`: `half` is not a number",
+                None,
+            ),
+            (
+                "compare.toml",
+                18,
+                16,
+                "unknown metric `latency` in `compare.gate`",
+                None,
+            ),
+            (
+                "compare.toml",
+                19,
+                13,
+                "`resamples` must be at least 100",
+                None,
+            ),
+            (
+                "compare.toml",
+                20,
+                1,
+                "unknown key `budgets` in `compare`",
+                Some("did you mean `budget`?"),
+            ),
+        ],
+    ),
+    (
         "duplicate_transaction.toml",
         &[(
             "duplicate_transaction.toml",

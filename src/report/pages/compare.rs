@@ -320,6 +320,17 @@ fn settings(c: &Comparison) -> Vec<Fact> {
         ));
     }
     f.push(Fact::new(
+        "Gated scopes",
+        if o.gate_requests {
+            "overall, transactions and requests"
+        } else {
+            "overall and transactions"
+        },
+    ));
+    if !c.settings_from.is_empty() {
+        f.push(Fact::new("Settings from", c.settings_from.join(", then ")));
+    }
+    f.push(Fact::new(
         "Latency measured from",
         if o.intended {
             "intended start (open model, coordinated omission corrected)"

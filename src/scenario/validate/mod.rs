@@ -8,9 +8,10 @@
 //!
 //! One submodule per concern: [`context`] (spans and collected problems), [`overrides`],
 //! [`shape`] (serde with recovery), then promotion section by section: [`target`], [`load`],
-//! [`feeders`], [`requests`], [`checks`], [`sla`], with shared [`values`].
+//! [`feeders`], [`requests`], [`checks`], [`sla`], [`compare`], with shared [`values`].
 
 mod checks;
+mod compare;
 mod context;
 mod feeders;
 mod load;
@@ -34,6 +35,7 @@ use crate::scenario::model::Scenario;
 use crate::scenario::raw::RawScenario;
 use crate::template::VarTable;
 
+use self::compare::promote_compare;
 use self::context::{Ctx, Order, Region, Sources};
 use self::feeders::promote_feeders;
 use self::load::promote_load;
@@ -139,6 +141,7 @@ fn promote(ctx: &mut Ctx<'_>, path: &Path, text: &str, raw: RawScenario) -> Opti
         &raw.transaction,
         scraped(ctx, raw.target.as_ref()),
     );
+    let compare = promote_compare(ctx, raw.compare.as_ref());
     let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     Some(Scenario {
         name: name?,
@@ -149,6 +152,7 @@ fn promote(ctx: &mut Ctx<'_>, path: &Path, text: &str, raw: RawScenario) -> Opti
         transactions,
         feeders,
         slas,
+        compare,
         vars: ctx.vars.clone(),
     })
 }
