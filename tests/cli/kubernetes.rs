@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 const IMAGE: &str = "kneepoint/kneepoint:latest";
 
-/// Requests per second one worker is planned for (deploy/README.md: half of ~65k per core).
-const PER_WORKER_RPS: f64 = 32_500.0;
+/// Requests per second one worker is planned for (deploy/README.md: half of ~50k per core).
+const PER_WORKER_RPS: f64 = 25_000.0;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes")
