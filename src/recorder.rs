@@ -217,6 +217,8 @@ pub struct Recorder {
     central: Mutex<Central>,
     late_second: AtomicU64,
     arrivals: Mutex<ArrivalStats>,
+    /// µs from the start to the latest record (a request or transaction that ended).
+    last_record_us: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -255,12 +257,18 @@ impl Recorder {
             start: Instant::now(),
             late_second: AtomicU64::new(0),
             arrivals: Mutex::new(ArrivalStats::default()),
+            last_record_us: AtomicU64::new(0),
         }
     }
 
     /// The run's start instant.
     pub fn start(&self) -> Instant {
         self.start
+    }
+
+    /// How long after the start the latest request or transaction ended (zero before any).
+    pub fn last_record(&self) -> Duration {
+        Duration::from_micros(self.last_record_us.load(Ordering::Relaxed))
     }
 
     /// The plan being recorded.
@@ -285,7 +293,11 @@ impl Recorder {
     }
 
     fn record(&self, shard: usize, ids: &[usize], o: &Outcome<'_>) {
-        let stage = self.plan.stage_at(self.start.elapsed());
+        let now = self.start.elapsed();
+        #[allow(clippy::cast_possible_truncation)]
+        self.last_record_us
+            .fetch_max(now.as_micros() as u64, Ordering::Relaxed);
+        let stage = self.plan.stage_at(now);
         let mut s = lock(&self.shards[shard % self.shards.len()]);
         if s.stage != stage && s.dirty {
             self.flush_shard(&mut s);

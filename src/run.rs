@@ -194,7 +194,13 @@ pub async fn execute(
         handle.abort();
     }
     recorder.tick();
-    let elapsed = started.elapsed();
+    let mut elapsed = started.elapsed();
+    if !plan.open && matches!(outcome, Ok(EndReason::PlanCompleted)) {
+        // The load ran until the plan's end, plus the requests in flight then; goose's wind-down
+        // after it (about a second, no new iterations) is not load, and counting it would
+        // understate the throughput.
+        elapsed = elapsed.min(plan.duration.max(recorder.last_record()));
+    }
     if plan.open {
         // Arrivals due by the time the load stopped (never more than the cap).
         let due = plan.arrivals_until(elapsed.min(plan.duration)).floor();
@@ -349,7 +355,11 @@ fn build(
         target: meta.target.clone(),
         backend: meta.backend.clone(),
         started_at: meta.started_at,
-        ended_at: jiff::Timestamp::now(),
+        // The end of the measured window, so that ended_at − started_at = duration_s.
+        ended_at: jiff::SignedDuration::try_from(elapsed)
+            .ok()
+            .and_then(|d| meta.started_at.checked_add(d).ok())
+            .unwrap_or_else(jiff::Timestamp::now),
         duration_s: elapsed.as_secs_f64(),
         status,
         profile: Plan::profile(&scenario.load),
@@ -523,6 +533,41 @@ mod tests {
         assert!(l.p50 >= 20_000 && l.p99 >= 20_000, "{l:?}");
         assert!(l.p50 <= 25_000 && l.p99 <= 30_000, "{l:?}");
         assert!(dir.path().join("results.json").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_run_ends_with_its_plan_whatever_the_think_time() {
+        let (url, hits) = target().await;
+        // 2 users thinking 700 ms between requests for 2 s: iterations start at 0, 0.7 and
+        // 1.4 s, so 6 requests. The third think ends after the plan and is cut short; none
+        // starts later, and goose's wind-down is not counted as load.
+        let model = LoadModel::Closed(ClosedLoad {
+            stages: vec![stage(2.0, 2)],
+            think_time: Some(crate::scenario::model::ThinkTime {
+                min: Duration::from_millis(700),
+                max: Duration::from_millis(700),
+            }),
+        });
+        let s = Arc::new(scenario(&url, "/delay/0", model, None));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let results = execute(s, &RunSettings::new(dir.path()))
+            .await
+            .expect("runs");
+        assert_eq!(results.status, RunStatus::Completed);
+        let overall = results.overall().expect("overall");
+        assert_eq!(overall.stats.requests, 6, "{:?}", overall.stats);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            6,
+            "the target counted the same"
+        );
+        assert!(
+            (2.0..2.1).contains(&results.duration_s),
+            "measured {} s for a 2 s plan",
+            results.duration_s
+        );
+        let span = results.ended_at.duration_since(results.started_at);
+        assert!((span.as_secs_f64() - results.duration_s).abs() < 1e-3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,6 +85,11 @@ impl Shared {
         }
     }
 
+    /// When the plan's last stage ends.
+    pub(crate) fn plan_end(&self) -> Instant {
+        self.recorder.start() + self.recorder.plan().duration
+    }
+
     /// A new user's state.
     pub(crate) fn new_user(&self) -> UserState {
         self.live_users.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +174,7 @@ impl Shared {
                 }
             }
             if let Some(think) = txn.requests[r].think_time {
-                thinking += pause(user, think).await;
+                thinking += pause(user, think, self.plan_end()).await;
             }
         }
         let latency = started.elapsed().saturating_sub(thinking);
@@ -197,7 +202,7 @@ impl Shared {
             crate::scenario::model::LoadModel::Open(_) => None,
         });
         if let Some(think) = think {
-            pause(user, think).await;
+            pause(user, think, self.plan_end()).await;
         }
     }
 
@@ -465,13 +470,16 @@ impl Shared {
     }
 }
 
-/// Sleep a random time in the range; returns how long.
-pub(crate) async fn pause(user: &mut UserState, think: ThinkTime) -> Duration {
+/// Sleep a random time in the range, but not past `end` (the plan's end: a user thinking when
+/// the load is over would only hold the run open, idle, and lower its throughput); returns how
+/// long it slept.
+pub(crate) async fn pause(user: &mut UserState, think: ThinkTime, end: Instant) -> Duration {
     let d = if think.max > think.min {
         user.rng.random_range(think.min..=think.max)
     } else {
         think.min
     };
+    let d = d.min(end.saturating_duration_since(Instant::now()));
     // A zero sleep still waits for the timer wheel's next tick (about 1 ms): skip it.
     if !d.is_zero() {
         tokio::time::sleep(d).await;

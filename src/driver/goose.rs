@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
@@ -39,6 +39,7 @@ pub enum DriveError {
 
 const CAP_REACHED: &str = "iteration cap reached";
 const FEEDERS_EXHAUSTED: &str = "feeders ran out of rows";
+const PLAN_ENDED: &str = "the plan ended";
 
 /// Stop a running drive (from a signal handler or the SLA watcher).
 pub fn stop(reason: &str) {
@@ -147,7 +148,7 @@ pub async fn drive(
     }
     match outcome {
         Ok(_) => Ok(match reason.as_deref() {
-            None => EndReason::PlanCompleted,
+            None | Some(PLAN_ENDED) => EndReason::PlanCompleted,
             Some(CAP_REACHED) => EndReason::IterationCap,
             Some(FEEDERS_EXHAUSTED) => EndReason::FeedersExhausted,
             Some(other) => EndReason::Stopped(other.to_owned()),
@@ -172,6 +173,14 @@ async fn closed_iteration(s: &Shared, user: &mut GooseUser) {
     let session = session(s, user);
     if session.state.done {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        return;
+    }
+    if Instant::now() >= s.plan_end() {
+        // goose takes about a second to wind its users down after its own plan; iterations
+        // started meanwhile would be load outside every stage (and think times cut at the end,
+        // see `pause`, would let users loop without them). Stop it now instead.
+        trigger(PLAN_ENDED);
+        tokio::time::sleep(Duration::from_millis(20)).await;
         return;
     }
     s.in_flight.fetch_add(1, Ordering::AcqRel);
