@@ -2,25 +2,10 @@
 
 use std::sync::atomic::Ordering;
 
-use super::support::{Kneepoint, target};
+use super::support::{Kneepoint, closed_scenario, target};
 
 fn closed(url: &str, path: &str, users: u32, iterations: u64) -> String {
-    format!(
-        r#"
-name = "numbers"
-[target]
-base_url = "{url}"
-[load]
-users = {users}
-duration = "60s"
-iterations = {iterations}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-"#
-    )
+    closed_scenario("numbers", url, path, users, iterations, "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,28 +3,11 @@
 
 use std::sync::atomic::Ordering;
 
-use super::support::{Kneepoint, target};
+use super::support::{Kneepoint, closed_scenario, target};
 
-fn scenario(url: &str, users: u32, iterations: u32) -> String {
-    format!(
-        r#"
-name = "sharded"
-[target]
-base_url = "{url}"
-[load]
-users = {users}
-duration = "60s"
-iterations = {iterations}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "/delay/1"
-[[sla]]
-metric = "error_rate"
-threshold = "1%"
-"#
-    )
+fn scenario(url: &str, users: u32, iterations: u64) -> String {
+    let sla = "[[sla]]\nmetric = \"error_rate\"\nthreshold = \"1%\"\n";
+    closed_scenario("sharded", url, "/delay/1", users, iterations, sla)
 }
 
 fn requests(results: &serde_json::Value) -> u64 {

@@ -93,6 +93,34 @@ async fn me(
     }
 }
 
+/// A closed-model scenario named `name`: `users` users for at most 60 s and `iterations`
+/// iterations of one transaction `t` with one GET request `r` to `path`, then `extra` (SLAs…).
+pub fn closed_scenario(
+    name: &str,
+    url: &str,
+    path: &str,
+    users: u32,
+    iterations: u64,
+    extra: &str,
+) -> String {
+    format!(
+        r#"
+name = "{name}"
+[target]
+base_url = "{url}"
+[load]
+users = {users}
+duration = "60s"
+iterations = {iterations}
+[[transaction]]
+name = "t"
+[[transaction.request]]
+name = "r"
+path = "{path}"
+{extra}"#
+    )
+}
+
 /// A `kneepoint` invocation being assembled.
 pub struct Kneepoint {
     dir: tempfile::TempDir,
