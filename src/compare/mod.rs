@@ -273,7 +273,7 @@ impl CompareOptions {
         #[allow(clippy::cast_precision_loss)]
         metric
             .is_latency()
-            .then(|| self.min_latency_change.as_micros() as f64)
+            .then_some(self.min_latency_change.as_micros() as f64)
     }
 
     /// Noise floor of one metric.
