@@ -5,10 +5,11 @@
 //! else the candidate's own scenario when its recorded path can be read from here), then flags.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use kneepoint::compare::{
     self, CompareError, CompareOptions, CompareSettings, Metric, Side, check_confidence,
-    parse_fraction,
+    parse_fraction, parse_min_latency_change,
 };
 use kneepoint::results::RunResults;
 use kneepoint::{Failure, Outcome};
@@ -32,6 +33,11 @@ pub(crate) struct CompareArgs {
     /// [default: 5%].
     #[arg(long, value_name = "[METRIC=]PCT", value_parser = parse_floor)]
     noise_floor: Vec<(Option<Metric>, f64)>,
+    /// Smallest latency change that counts, besides the relative noise floor: a change of
+    /// p50, p95, p99, mean or max is a regression or improvement only if it exceeds both.
+    /// A duration such as `1ms` or `250us`; `0` turns it off [default: 1ms].
+    #[arg(long, value_name = "DURATION", value_parser = parse_min_latency_change)]
+    min_latency_change: Option<Duration>,
     /// Confidence of the intervals: `0.95` or `95%` [default: 95%].
     #[arg(long, value_name = "PCT", value_parser = parse_confidence)]
     confidence: Option<f64>,
@@ -117,6 +123,7 @@ impl CompareArgs {
     fn flag_settings(&self) -> CompareSettings {
         let mut s = CompareSettings {
             confidence: self.confidence,
+            min_latency_change: self.min_latency_change,
             gate: (!self.gate.is_empty()).then(|| self.gate.clone()),
             gate_requests: self.gate_requests,
             intended: self.intended,
@@ -329,6 +336,14 @@ mod tests {
         assert_eq!(settings.noise_floor, Some(0.03));
         assert_eq!(settings.noise_floors, [(Metric::P99, 0.1)].into());
         assert_eq!(settings.gate_requests, None);
+        assert_eq!(settings.min_latency_change, None);
+        let floor = |v: &str| args(&["a", "b", "--min-latency-change", v]).flag_settings();
+        assert_eq!(
+            floor("250us").min_latency_change,
+            Some(Duration::from_micros(250))
+        );
+        assert_eq!(floor("0").min_latency_change, Some(Duration::ZERO));
+        assert!(Wrap::try_parse_from(["compare", "a", "b", "--min-latency-change", "5"]).is_err());
         let off = args(&["a", "b", "--gate-requests=false", "--resamples", "500"]);
         assert_eq!(off.gate_requests, Some(false));
         assert_eq!(off.resamples, Some(500));

@@ -34,9 +34,17 @@ pub fn to_markdown(c: &Comparison) -> String {
     } else {
         ""
     };
+    let absolute = if c.options.min_latency_change.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " and {}",
+            super::format_min_latency_change(c.options.min_latency_change)
+        )
+    };
     let _ = writeln!(
         out,
-        "Scenario `{}`: baseline `{}` → candidate `{}`; {conf:.0} % intervals{joint}, noise floor {}.",
+        "Scenario `{}`: baseline `{}` → candidate `{}`; {conf:.0} % intervals{joint}, noise floor {}{absolute}.",
         c.scenario,
         c.baseline.run_id,
         c.candidate.run_id,

@@ -3,7 +3,8 @@
 //!
 //! Invariant: no I/O and no clock; the same inputs and [`CompareOptions::seed`] give the same
 //! [`Comparison`]. A verdict other than [`Verdict::NoChange`] needs both a change beyond the
-//! metric's noise floor and an interval that excludes zero (except `max`, which has no interval:
+//! metric's noise floor (for latency metrics, beyond [`CompareOptions::min_latency_change`] too)
+//! and an interval that excludes zero (except `max`, which has no interval:
 //! it is judged by the noise floor alone and is not gated unless given a budget). A metric with
 //! too few observations for an interval (see [`stats`]) gets no verdict and is not gated.
 //!
@@ -13,15 +14,19 @@
 //! Latency comes from the actual-send histograms unless [`CompareOptions::intended`] asks for the
 //! intended-start ones (open model, coordinated-omission corrected) and both runs have them.
 //!
-//! Measured on simulated runs (log-normal latencies, Poisson arrivals, 1 % errors, overall plus
-//! two transactions, 18 gated metrics): A/A pairs fail the gate in 3.5 % of 200 pairs of 20 s ×
-//! 100/s runs and in 1 of 60 pairs of 60 s × 500/s runs. At 60 s × 500/s the P95 interval is
-//! about ±3 % wide, so with the default 5 % noise floor a P95 regression is flagged in 16 of 20
-//! pairs at +6 % and in all at +6.5 %; without a noise floor, in all at +5 %.
+//! Measured on simulated runs (log-normal latencies with a 20 ms median, Poisson arrivals, 1 %
+//! errors, overall plus two transactions, 18 gated metrics): A/A pairs fail the gate in 3.5 % of
+//! 200 pairs of 20 s × 100/s runs and in 1 of 60 pairs of 60 s × 500/s runs. At 60 s × 500/s the
+//! P95 interval is about ±3 % wide, so with the default 5 % noise floor a P95 regression is
+//! flagged in 16 of 20 pairs at +6 % and in all at +6.5 %; without a noise floor, in all at +5 %.
+//! At that median the 1 ms absolute floor is below the relative one for every latency metric;
+//! it matters for sub-millisecond services, whose latencies move by tens of percent between
+//! identical runs on a shared machine while their intervals stay narrow.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
@@ -40,6 +45,7 @@ pub use junit::to_junit;
 pub use markdown::to_markdown;
 pub use settings::{
     CompareSettings, MIN_RESAMPLES, check_confidence, fraction_from_number, parse_fraction,
+    parse_min_latency_change,
 };
 pub use stats::Interval;
 
@@ -95,6 +101,11 @@ impl Metric {
             Self::ErrorRate => Unit::Ratio,
             _ => Unit::Microseconds,
         }
+    }
+
+    /// Whether values are latencies, to which [`CompareOptions::min_latency_change`] applies.
+    pub fn is_latency(self) -> bool {
+        self.unit() == Unit::Microseconds
     }
 
     /// Whether a higher value is worse (latency, error rate) or better (throughput).
@@ -174,6 +185,11 @@ pub struct CompareOptions {
     pub noise_floor: f64,
     /// Per-metric noise floors replacing [`Self::noise_floor`].
     pub noise_floors: BTreeMap<Metric, f64>,
+    /// Absolute noise floor of latency metrics: a latency change at or below it is never a
+    /// regression or improvement, however large relative to a fast baseline (1 ms; zero turns
+    /// it off). Stored in `compare.json` as whole microseconds.
+    #[serde(rename = "min_latency_change_us", with = "micros", default)]
+    pub min_latency_change: Duration,
     /// Largest allowed relative regression per metric; a regression beyond it fails the gate.
     /// A gated metric without a budget fails the gate on any regression.
     pub budgets: BTreeMap<Metric, f64>,
@@ -202,6 +218,7 @@ impl Default for CompareOptions {
         Self {
             noise_floor: 0.05,
             noise_floors: BTreeMap::new(),
+            min_latency_change: DEFAULT_MIN_LATENCY_CHANGE,
             budgets: BTreeMap::new(),
             confidence: 0.95,
             resamples: 1000,
@@ -217,7 +234,48 @@ impl Default for CompareOptions {
     }
 }
 
+/// Default of [`CompareOptions::min_latency_change`]: sub-millisecond latencies move by tens of
+/// percent between identical runs on a shared machine.
+pub const DEFAULT_MIN_LATENCY_CHANGE: Duration = Duration::from_millis(1);
+
+/// A [`Duration`] as whole microseconds in JSON.
+mod micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_micros)
+    }
+}
+
+/// An absolute latency floor for people: `1 ms`, `2.5 ms`, `250 µs`, `none`.
+pub fn format_min_latency_change(d: Duration) -> String {
+    let us = d.as_micros();
+    if us == 0 {
+        "none".to_owned()
+    } else if us >= 1000 {
+        #[allow(clippy::cast_precision_loss)]
+        let ms = format!("{:.3}", us as f64 / 1e3);
+        format!("{} ms", ms.trim_end_matches('0').trim_end_matches('.'))
+    } else {
+        format!("{us} µs")
+    }
+}
+
 impl CompareOptions {
+    /// Absolute noise floor of one metric in its unit (µs), for latency metrics only.
+    pub fn min_change_of(&self, metric: Metric) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        metric
+            .is_latency()
+            .then_some(self.min_latency_change.as_micros() as f64)
+    }
+
     /// Noise floor of one metric.
     pub fn noise_floor_of(&self, metric: Metric) -> f64 {
         self.noise_floors
@@ -374,6 +432,10 @@ pub struct MetricComparison {
     pub significant: Option<bool>,
     /// Noise floor applied.
     pub noise_floor: f64,
+    /// Absolute noise floor applied, in [`Self::unit`] (latency metrics only): `|delta|` must
+    /// exceed it too for a regression or improvement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_change: Option<f64>,
     /// Budget applied (largest allowed relative regression), if any.
     pub budget: Option<f64>,
     /// Regression, improvement or no change.
@@ -886,6 +948,7 @@ fn compare_scope(
                 confidence,
                 method,
                 noise_floor: opts.noise_floor_of(metric),
+                min_change: opts.min_change_of(metric),
                 budget,
             },
             gated,
@@ -924,6 +987,7 @@ struct Judged {
     confidence: f64,
     method: Method,
     noise_floor: f64,
+    min_change: Option<f64>,
     budget: Option<f64>,
 }
 
@@ -938,8 +1002,10 @@ fn judge(j: Judged, gated: bool) -> MetricComparison {
         None
     };
     let significant = j.interval.map(|i| i.excludes_zero());
-    // A change from zero (new errors) is beyond any relative floor.
-    let beyond_floor = relative.is_none_or(|r| r.abs() > j.noise_floor);
+    // A change from zero (new errors) is beyond any relative floor. A latency change must also
+    // exceed the absolute floor, so a budget never fails on a change below it either.
+    let beyond_floor = relative.is_none_or(|r| r.abs() > j.noise_floor)
+        && j.min_change.is_none_or(|m| delta.abs() > m);
     // Without an interval (too few observations on a side) nothing is established, except for
     // `max`, which never has one and is judged on the noise floor alone.
     let established = significant.unwrap_or(j.metric == Metric::Max);
@@ -976,6 +1042,7 @@ fn judge(j: Judged, gated: bool) -> MetricComparison {
         method: j.method,
         significant,
         noise_floor: j.noise_floor,
+        min_change: j.min_change,
         budget: j.budget,
         verdict,
         gate,

@@ -6,6 +6,7 @@
 //! it says "all metrics".
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{CompareOptions, Metric};
 
@@ -16,6 +17,8 @@ pub struct CompareSettings {
     pub noise_floor: Option<f64>,
     /// Noise floors of single metrics (applied after [`Self::noise_floor`]).
     pub noise_floors: BTreeMap<Metric, f64>,
+    /// Absolute noise floor of latency metrics.
+    pub min_latency_change: Option<Duration>,
     /// Largest allowed relative regression, per metric.
     pub budgets: BTreeMap<Metric, f64>,
     /// Two-sided confidence of the intervals.
@@ -47,6 +50,9 @@ impl CompareOptions {
             self.noise_floors.clear();
         }
         self.noise_floors.extend(&settings.noise_floors);
+        if let Some(m) = settings.min_latency_change {
+            self.min_latency_change = m;
+        }
         self.budgets.extend(&settings.budgets);
         if let Some(c) = settings.confidence {
             self.confidence = c;
@@ -98,6 +104,31 @@ fn check_fraction(v: f64, text: &str, bare: bool) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+/// The absolute latency floor: a duration with a unit (`1ms`, `250us`, `0.5ms`) or `0` for none.
+pub fn parse_min_latency_change(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.parse::<f64>().is_ok_and(|v| v == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    if let Some(ms) = s
+        .strip_suffix("ms")
+        .and_then(|n| n.trim().parse::<f64>().ok())
+    {
+        // humantime takes whole numbers only; `0.5ms` reads naturally for this floor.
+        return if ms.is_finite() && ms >= 0.0 {
+            Ok(Duration::from_secs_f64(ms / 1e3))
+        } else {
+            Err(format!("`{s}` must not be negative"))
+        };
+    }
+    if s.parse::<f64>().is_ok() {
+        return Err(format!(
+            "`{s}` has no unit: write e.g. `{s}ms` or `{s}us` (or `0` for no absolute floor)"
+        ));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration: {e}"))
 }
 
 /// A confidence between 50 % and 100 % (both exclusive).
@@ -156,6 +187,35 @@ mod tests {
         });
         assert_eq!(o.noise_floor_of(Metric::P99), 0.01);
         assert!(CompareSettings::default().is_empty() && !table.is_empty());
+    }
+
+    #[test]
+    fn min_latency_change_layers_and_parses() {
+        let mut o = CompareOptions::default();
+        assert_eq!(o.min_latency_change, Duration::from_millis(1));
+        o.apply(&CompareSettings {
+            min_latency_change: Some(Duration::from_micros(250)),
+            ..CompareSettings::default()
+        });
+        o.apply(&CompareSettings::default());
+        assert_eq!(o.min_latency_change, Duration::from_micros(250));
+        assert_eq!(o.min_change_of(Metric::P99), Some(250.0));
+        assert_eq!(o.min_change_of(Metric::Max), Some(250.0));
+        assert_eq!(o.min_change_of(Metric::Throughput), None);
+        assert_eq!(o.min_change_of(Metric::ErrorRate), None);
+
+        let ok = |s: &str| parse_min_latency_change(s).expect(s);
+        assert_eq!(ok("1ms"), Duration::from_millis(1));
+        assert_eq!(ok(" 250us "), Duration::from_micros(250));
+        assert_eq!(ok("0.5ms"), Duration::from_micros(500));
+        assert_eq!(ok("2s"), Duration::from_secs(2));
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("0ms"), Duration::ZERO);
+        let err = |s: &str| parse_min_latency_change(s).expect_err(s);
+        assert!(err("5").contains("no unit"), "{}", err("5"));
+        assert!(err("-1ms").contains("negative"), "{}", err("-1ms"));
+        assert!(err("1 parsec").contains("not a duration"));
+        assert!(err("fast").contains("not a duration"));
     }
 
     #[test]

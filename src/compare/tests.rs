@@ -505,3 +505,131 @@ fn metrics_of_tiny_scopes_are_not_judged_or_gated() {
     assert_eq!(stats::min_for_quantile(0.95), 100);
     assert_eq!(stats::min_for_quantile(0.99), 500);
 }
+
+/// Sub-millisecond pair: median 230 µs, the candidate 20 % (about +46 µs) slower; 30 000
+/// requests a side make the p50 interval far narrower than the change.
+fn fast_pair() -> (RunResults, RunResults) {
+    let fast = Spec {
+        median_us: 230.0,
+        sigma: 0.3,
+        ..Spec::default()
+    };
+    let slower = Spec {
+        slowdown: 1.2,
+        ..fast.clone()
+    };
+    pair(&fast, &slower, 21)
+}
+
+#[test]
+fn a_sub_millisecond_change_is_no_change_at_the_default_absolute_floor() {
+    let (a, b) = fast_pair();
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert!(
+        p50.delta > 30.0 && p50.delta < 60.0,
+        "a change of tens of µs: {p50:?}"
+    );
+    assert!(p50.relative.is_some_and(|r| r > 0.15), "{p50:?}");
+    assert_eq!(p50.significant, Some(true), "the interval excludes zero");
+    assert_eq!(p50.min_change, Some(1000.0));
+    assert_eq!(p50.verdict, Verdict::NoChange);
+    assert_eq!(p50.gate, Gate::Pass);
+    assert!(c.summary.passed, "{:?}", c.summary);
+    // Throughput and error rate have no absolute floor.
+    assert_eq!(metric(&c, "overall", Metric::Throughput).min_change, None);
+    assert!(to_markdown(&c).contains("noise floor 5 % and 1 ms."));
+
+    // With the absolute floor off, the same change is a regression that fails the gate.
+    let off = CompareOptions {
+        min_latency_change: Duration::ZERO,
+        ..CompareOptions::default()
+    };
+    let c = compare(&a, &b, &off).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert_eq!(p50.verdict, Verdict::Regression);
+    assert_eq!(p50.gate, Gate::Fail);
+    assert!(!c.summary.passed);
+    assert!(to_markdown(&c).contains("noise floor 5 %."));
+
+    // Just below the change it still counts; just above it does not.
+    let d = Duration::from_micros(metric(&c, "overall", Metric::P50).delta as u64);
+    let below = CompareOptions {
+        min_latency_change: d - Duration::from_micros(1),
+        ..CompareOptions::default()
+    };
+    let at = CompareOptions {
+        min_latency_change: d,
+        ..CompareOptions::default()
+    };
+    let verdict = |o: &CompareOptions| {
+        metric(
+            &compare(&a, &b, o).expect("compare"),
+            "overall",
+            Metric::P50,
+        )
+        .verdict
+    };
+    assert_eq!(verdict(&below), Verdict::Regression);
+    assert_eq!(verdict(&at), Verdict::NoChange);
+}
+
+#[test]
+fn a_budget_fails_only_beyond_the_absolute_floor_too() {
+    let (a, b) = fast_pair();
+    let mut opts = CompareOptions::default();
+    opts.budgets.insert(Metric::P50, 0.10);
+    let c = compare(&a, &b, &opts).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert!(
+        p50.relative.is_some_and(|r| r > 0.10),
+        "over budget: {p50:?}"
+    );
+    assert_eq!((p50.verdict, p50.gate), (Verdict::NoChange, Gate::Pass));
+    assert!(c.summary.passed);
+    opts.min_latency_change = Duration::ZERO;
+    let c = compare(&a, &b, &opts).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert_eq!((p50.verdict, p50.gate), (Verdict::Regression, Gate::Fail));
+}
+
+#[test]
+fn a_change_of_milliseconds_is_still_flagged_at_the_default() {
+    let base = Spec::default(); // median 20 ms
+    let slow = Spec {
+        slowdown: 1.25,
+        ..Spec::default()
+    };
+    let (a, b) = pair(&base, &slow, 22);
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert!(p50.delta > 4_000.0, "about +5 ms: {p50:?}");
+    assert_eq!((p50.verdict, p50.gate), (Verdict::Regression, Gate::Fail));
+    let back = compare(&b, &a, &CompareOptions::default()).expect("compare");
+    assert_eq!(
+        metric(&back, "overall", Metric::P50).verdict,
+        Verdict::Improvement
+    );
+}
+
+#[test]
+fn the_absolute_floor_is_stored_in_microseconds() {
+    let opts = CompareOptions {
+        min_latency_change: Duration::from_micros(250),
+        ..CompareOptions::default()
+    };
+    let json = serde_json::to_value(&opts).expect("json");
+    assert_eq!(json["min_latency_change_us"], 250);
+    let back: CompareOptions = serde_json::from_value(json).expect("back");
+    assert_eq!(back, opts);
+    assert_eq!(format_min_latency_change(Duration::from_millis(1)), "1 ms");
+    assert_eq!(
+        format_min_latency_change(Duration::from_micros(2_500)),
+        "2.5 ms"
+    );
+    assert_eq!(
+        format_min_latency_change(Duration::from_micros(250)),
+        "250 µs"
+    );
+    assert_eq!(format_min_latency_change(Duration::ZERO), "none");
+}

@@ -431,11 +431,17 @@ mod tests {
                 (18, 16, "unknown metric `latency` in `compare.gate`"),
                 (19, 13, "`resamples` must be at least 100, found 10"),
                 (20, 1, "unknown key `budgets` in `compare`"),
+                (
+                    21,
+                    22,
+                    "invalid `min_latency_change` in `compare`: `1 fortnight` is not a duration",
+                ),
             ],
         );
         hint(&e, 0, "did you mean `p99`?");
         hint(&e, 4, "known metrics: `p50`");
         hint(&e, 6, "did you mean `budget`?");
+        hint(&e, 7, "units: us, ms, s");
     }
 
     #[test]
@@ -710,6 +716,10 @@ mod tests {
         let c = ok("compare.toml", &[]).compare;
         assert_eq!(c.noise_floor, Some(0.03));
         assert_eq!(c.noise_floors, [(Metric::P99, 0.1)].into());
+        assert_eq!(
+            c.min_latency_change,
+            Some(std::time::Duration::from_micros(250))
+        );
         assert_eq!(c.confidence, Some(0.99));
         assert_eq!(
             c.budgets,
@@ -732,6 +742,32 @@ mod tests {
         assert_eq!(c.noise_floor, Some(0.025));
         assert!(c.noise_floors.is_empty());
         assert_eq!(c.gate, Some(vec![]));
+        assert_eq!(c.min_latency_change, None);
+        // The absolute latency floor: a duration string, or the number 0 for none.
+        let floor = |v: &str| {
+            let path = root().join("tests/fixtures/scenarios/ok/minimal.toml");
+            load(&path, &[set(&format!("compare.min_latency_change={v}"))])
+        };
+        let zero = floor("0").expect("0 turns it off").compare;
+        assert_eq!(zero.min_latency_change, Some(std::time::Duration::ZERO));
+        let half = floor("\"0.5ms\"").expect("fractional ms").compare;
+        assert_eq!(
+            half.min_latency_change,
+            Some(std::time::Duration::from_micros(500))
+        );
+        for (bad, text) in [
+            ("5", "`5` has no unit"),
+            ("\"5\"", "`5` has no unit"),
+            ("\"-1ms\"", "must not be negative"),
+            ("\"2 furlongs\"", "is not a duration"),
+        ] {
+            let e = floor(bad).expect_err(bad);
+            let msg = e.errors()[0].message();
+            assert!(
+                msg.contains("invalid `min_latency_change` in `compare`") && msg.contains(text),
+                "{bad}: {msg}"
+            );
+        }
     }
 
     #[test]

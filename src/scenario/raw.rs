@@ -142,6 +142,8 @@ pub(crate) struct RawSla {
 pub(crate) struct RawCompare {
     /// A fraction for every metric, or a table of metric → fraction (`default` for the rest).
     pub(crate) noise_floor: Option<Spanned<RawValue>>,
+    /// A duration string (`"1ms"`), or the number 0 for none.
+    pub(crate) min_latency_change: Option<Spanned<NumOrStr>>,
     pub(crate) confidence: Option<Spanned<NumOrStr>>,
     pub(crate) budget: Option<Spanned<Entries<NumOrStr>>>,
     pub(crate) gate: Option<Spanned<OneOrMany<String>>>,

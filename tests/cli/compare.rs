@@ -1,6 +1,7 @@
 //! `kneepoint compare` through the real binary: the `[compare]` table of the candidate's
 //! scenario (or of `--scenario FILE`) sets budgets, flags override it, and a bad table is
-//! invalid input located at file:line:column.
+//! invalid input located at file:line:column. The absolute latency floor comes from the table
+//! or `--min-latency-change`.
 //!
 //! The fixtures are two runs of scenario `shop` (recorded path `shop.toml`); the candidate is
 //! 22–30 % slower in p50, p95, p99 and mean, overall and in both transactions.
@@ -160,4 +161,76 @@ async fn a_bad_table_is_invalid_input_at_its_line_and_column() {
     run.expect_code(2);
     assert!(run.stderr.contains("b.toml:12:16"), "{}", run.stderr);
     assert!(run.stderr.contains("did you mean `p95`?"), "{}", run.stderr);
+}
+
+/// Verdicts of one metric in every scope, in scope order.
+fn verdicts(c: &serde_json::Value, metric: &str) -> Vec<String> {
+    c["scopes"]
+        .as_array()
+        .expect("scopes")
+        .iter()
+        .flat_map(|s| s["metrics"].as_array().expect("metrics"))
+        .filter(|m| m["metric"] == metric)
+        .map(|m| m["verdict"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_absolute_latency_floor_from_the_table_or_a_flag() {
+    // Defaults: 1 ms, far below the candidate's +5 ms (p50) to +22 ms (p99) changes.
+    let run = compare(runs(), &[]).await;
+    run.expect_code(1);
+    let c = written(&run);
+    assert_eq!(c["options"]["min_latency_change_us"], 1000);
+    assert!(
+        run.stdout.contains("noise floor 5 % and 1 ms."),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(verdicts(&c, "p50"), ["regression"; 3]);
+
+    // A 10 ms flag silences the p50 changes (+4.7 to +7.4 ms) but not p95 (+12 to +19 ms).
+    let run = compare(runs(), &["--min-latency-change", "10ms"]).await;
+    run.expect_code(1);
+    let c = written(&run);
+    assert_eq!(verdicts(&c, "p50"), ["no_change"; 3]);
+    assert_eq!(verdicts(&c, "p95"), ["regression"; 3]);
+    assert_eq!(c["scopes"][0]["metrics"][0]["min_change"], 10_000.0);
+    assert!(c["scopes"][0]["metrics"][5].get("min_change").is_none());
+
+    // 25 ms in the table is above every gated latency change: the gate passes, and a flag of 0
+    // turns the floor off again.
+    let table = "[compare]\nmin_latency_change = \"25ms\"\n";
+    let run = compare(runs().file("shop.toml", &scenario("shop", table)), &[]).await;
+    run.expect_code(0);
+    assert_eq!(written(&run)["options"]["min_latency_change_us"], 25_000);
+    assert!(
+        run.stdout.contains("noise floor 5 % and 25 ms."),
+        "{}",
+        run.stdout
+    );
+    let html = std::fs::read_to_string(run.out.join("compare.html")).expect("compare.html");
+    assert!(html.contains("25 ms"), "compare.html shows the floor");
+    let run = compare(
+        runs().file("shop.toml", &scenario("shop", table)),
+        &["--min-latency-change", "0"],
+    )
+    .await;
+    run.expect_code(1);
+    assert_eq!(written(&run)["options"]["min_latency_change_us"], 0);
+    assert!(run.stdout.contains("noise floor 5 %."), "{}", run.stdout);
+
+    // A value without a unit is invalid input, in the table and as a flag.
+    let bad = "[compare]\nmin_latency_change = \"25\"\n";
+    let run = compare(runs().file("shop.toml", &scenario("shop", bad)), &[]).await;
+    run.expect_code(2);
+    assert!(run.stderr.contains("shop.toml:12:22"), "{}", run.stderr);
+    assert!(run.stderr.contains("`25` has no"), "{}", run.stderr);
+    let run = compare(runs(), &["--min-latency-change", "fast"]).await;
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("`fast` is not a duration"),
+        "{}",
+        run.stderr
+    );
 }

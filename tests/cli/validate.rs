@@ -111,6 +111,13 @@ const BAD: &[(&str, &[Problem])] = &[
                 "unknown key `budgets` in `compare`",
                 Some("did you mean `budget`?"),
             ),
+            (
+                "compare.toml",
+                21,
+                22,
+                "invalid `min_latency_change` in `compare`: `1 fortnight` is not a duration",
+                Some("units: us, ms, s"),
+            ),
         ],
     ),
     (

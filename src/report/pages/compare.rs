@@ -187,6 +187,14 @@ fn change_text(m: &MetricComparison, level: &str) -> String {
     )
 }
 
+/// A metric's noise floors: `5 %`, or `5 % and 1.0 ms` for a latency metric.
+fn floor_text(m: &MetricComparison) -> String {
+    match m.min_change.filter(|v| *v > 0.0) {
+        Some(v) => format!("{} and {}", fmt_ratio(m.noise_floor), m.unit.format(v)),
+        None => fmt_ratio(m.noise_floor),
+    }
+}
+
 /// `95 %` or `95 % simultaneous`.
 fn level(c: &Comparison) -> String {
     format!(
@@ -213,7 +221,7 @@ fn banner(c: &Comparison) -> Banner {
                 metric_name(m),
                 change_text(m, &level),
                 m.budget.map_or_else(
-                    || format!(", beyond the noise floor {}", fmt_ratio(m.noise_floor)),
+                    || format!(", beyond the noise floor {}", floor_text(m)),
                     |b| format!(", over the budget {}", fmt_ratio(b))
                 )
             )
@@ -289,6 +297,10 @@ fn settings(c: &Comparison) -> Vec<Fact> {
             ),
         ),
         Fact::new("Noise floor", fmt_ratio(o.noise_floor)),
+        Fact::new(
+            "Smallest latency change",
+            crate::compare::format_min_latency_change(o.min_latency_change),
+        ),
         Fact::new("Bootstrap resamples", o.resamples.to_string()),
         Fact::new(
             "Gated metrics",
@@ -485,11 +497,19 @@ fn scope_view(c: &Comparison, s: &ScopeComparison, runs: Runs<'_>) -> Result<Sco
             &title,
             format!(
                 "Relative change of each metric with its {:.0} % confidence interval (whiskers). \
-                 The grey band is the noise floor (±{}): a change inside it is not flagged. For \
+                 The grey band is the noise floor (±{}): a change inside it is not flagged{}. For \
                  throughput higher is better; for the others lower is better. Whiskers longer \
                  than the axis are cut at its edge; the table has every interval.",
                 c.options.confidence * 100.0,
-                fmt_ratio(floor)
+                fmt_ratio(floor),
+                if c.options.min_latency_change.is_zero() {
+                    String::new()
+                } else {
+                    format!(
+                        ", nor a latency change of {} or less",
+                        crate::compare::format_min_latency_change(c.options.min_latency_change)
+                    )
+                }
             ),
             svg,
             &[],
@@ -562,7 +582,7 @@ fn row(s: &ScopeComparison, m: &MetricComparison) -> Row {
             Gate::Fail => "fail",
         },
         budget: m.budget.map_or_else(
-            || format!("floor {}", fmt_ratio(m.noise_floor)),
+            || format!("floor {}", floor_text(m)),
             |b| format!("budget {}", fmt_ratio(b)),
         ),
     }

@@ -1,4 +1,4 @@
-//! `[compare]` → [`CompareSettings`]: noise floors, confidence, budgets and gated metrics for
+//! `[compare]` → [`CompareSettings`]: noise floors, the absolute latency floor, confidence, budgets and gated metrics for
 //! `kneepoint compare`.
 //!
 //! Invariant: every promoted fraction is finite and non-negative, a confidence lies strictly
@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use crate::compare::{
     CompareSettings, MIN_RESAMPLES, Metric, check_confidence, fraction_from_number, parse_fraction,
+    parse_min_latency_change,
 };
 use crate::scenario::diagnostic::did_you_mean;
 use crate::scenario::raw::{NumOrStr, RawCompare, RawValue};
@@ -43,6 +44,27 @@ pub(super) fn promote_compare(
     let raw = raw.get_ref();
     if let Some(v) = &raw.noise_floor {
         noise_floor(ctx, v, &mut out);
+    }
+    if let Some(m) = &raw.min_latency_change {
+        let parsed = match m.get_ref() {
+            NumOrStr::Str(s) => parse_min_latency_change(s),
+            NumOrStr::Int(0) => Ok(std::time::Duration::ZERO),
+            other => Err(format!(
+                "`{}` has no unit: write a string such as \"{}ms\" (or 0 for no absolute floor)",
+                text_of(other),
+                text_of(other)
+            )),
+        };
+        out.min_latency_change = parsed
+            .map_err(|e| {
+                ctx.err_help(
+                    m.span(),
+                    format!("invalid `min_latency_change` in `compare`: {e}"),
+                    "expected a duration such as \"1ms\" or \"250us\"",
+                    Some("units: us, ms, s; 0 turns the absolute floor off".to_owned()),
+                );
+            })
+            .ok();
     }
     if let Some(c) = &raw.confidence {
         out.confidence = fraction(ctx, c.span(), c.get_ref(), "confidence").and_then(|v| {
