@@ -1,5 +1,5 @@
 //! The terminal summary printed at the end of a run (and by `merge`): a table per scope, the SLA
-//! verdicts and one final PASSED/BREACHED line.
+//! verdicts and one final PASSED/BREACHED (or FAILED/INTERRUPTED) line.
 //!
 //! Invariant: plain text that fits 100 columns; colour, when asked for, only wraps whole fields in
 //! ANSI codes, so alignment is the same with and without it. Latencies are shown in ms; for an
@@ -135,10 +135,16 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
         );
     }
     let failed = run.slas.iter().filter(|v| !v.passed).count();
-    let verdict = match (failed, run.slas.len()) {
-        (_, 0) => paint(GREEN, "PASSED: no SLAs defined"),
-        (0, n) => paint(GREEN, &format!("PASSED: all {n} SLAs met")),
-        (f, n) => paint(RED, &format!("BREACHED: {f} of {n} SLAs failed")),
+    // A run that failed or was interrupted is never "passed", whatever its partial SLAs say.
+    let verdict = match (&run.status, failed, run.slas.len()) {
+        (RunStatus::Failed { reason }, ..) => paint(RED, &format!("FAILED: {reason}")),
+        (RunStatus::Interrupted, ..) => paint(
+            YELLOW,
+            "INTERRUPTED: the SLAs above are judged on what was measured",
+        ),
+        (_, _, 0) => paint(GREEN, "PASSED: no SLAs defined"),
+        (_, 0, n) => paint(GREEN, &format!("PASSED: all {n} SLAs met")),
+        (_, f, n) => paint(RED, &format!("BREACHED: {f} of {n} SLAs failed")),
     };
     let _ = writeln!(out, "{verdict}");
     out
@@ -268,6 +274,25 @@ mod tests {
         );
         assert!(!text.contains('\x1b'));
         assert!(text.contains("errors: connect"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_or_interrupted_run_never_ends_with_passed() {
+        let mut run = fixtures::closed_run();
+        run.slas.clear();
+        run.status = RunStatus::Failed {
+            reason: "the docker reference stack went down".into(),
+        };
+        let text = render_summary(&run, false);
+        assert_eq!(
+            text.lines().last(),
+            Some("FAILED: the docker reference stack went down")
+        );
+        run.status = RunStatus::Interrupted;
+        let text = render_summary(&run, false);
+        let last = text.lines().last().unwrap_or_default();
+        assert!(last.starts_with("INTERRUPTED"), "{last}");
+        assert!(!text.contains("PASSED"), "{text}");
     }
 
     #[test]
