@@ -178,6 +178,8 @@ struct Shard {
     stage: usize,
     scopes: Vec<ScopeAcc>,
     dirty: bool,
+    /// Offset of this shard's latest record from the start.
+    last: Duration,
 }
 
 #[derive(Debug)]
@@ -217,8 +219,6 @@ pub struct Recorder {
     central: Mutex<Central>,
     late_second: AtomicU64,
     arrivals: Mutex<ArrivalStats>,
-    /// µs from the start to the latest record (a request or transaction that ended).
-    last_record_us: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -239,6 +239,7 @@ impl Recorder {
                         stage: 0,
                         scopes: (0..n).map(|_| ScopeAcc::new(open)).collect(),
                         dirty: false,
+                        last: Duration::ZERO,
                     })
                 })
                 .collect(),
@@ -257,7 +258,6 @@ impl Recorder {
             start: Instant::now(),
             late_second: AtomicU64::new(0),
             arrivals: Mutex::new(ArrivalStats::default()),
-            last_record_us: AtomicU64::new(0),
         }
     }
 
@@ -268,7 +268,11 @@ impl Recorder {
 
     /// How long after the start the latest request or transaction ended (zero before any).
     pub fn last_record(&self) -> Duration {
-        Duration::from_micros(self.last_record_us.load(Ordering::Relaxed))
+        self.shards
+            .iter()
+            .map(|s| lock(s).last)
+            .max()
+            .unwrap_or_default()
     }
 
     /// The plan being recorded.
@@ -294,11 +298,9 @@ impl Recorder {
 
     fn record(&self, shard: usize, ids: &[usize], o: &Outcome<'_>) {
         let now = self.start.elapsed();
-        #[allow(clippy::cast_possible_truncation)]
-        self.last_record_us
-            .fetch_max(now.as_micros() as u64, Ordering::Relaxed);
         let stage = self.plan.stage_at(now);
         let mut s = lock(&self.shards[shard % self.shards.len()]);
+        s.last = s.last.max(now);
         if s.stage != stage && s.dirty {
             self.flush_shard(&mut s);
         }

@@ -11,6 +11,7 @@ use kneepoint::capacity::{
     AnalysisOptions, CapacityReport, Growth, SearchError, SearchModel, SearchOptions, StopReason,
     search, summary,
 };
+use kneepoint::compare::parse_fraction;
 use kneepoint::run::{default_out_dir, handle_signals, start_reference_stack};
 use kneepoint::scenario::Override;
 use kneepoint::{Failure, Outcome};
@@ -110,21 +111,6 @@ pub(crate) struct CapacityArgs {
     /// With --from-points: treat p95 above this many milliseconds as an SLA breach.
     #[arg(long, value_name = "MS", requires = "from_points")]
     p95_limit: Option<f64>,
-}
-
-/// `10%` → 0.1, `0.1` → 0.1.
-fn parse_fraction(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let v = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .map_err(|_| format!("`{s}` is not a percentage (write `10%` or `0.1`)"))?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("`{s}` must not be negative"))
-    }
 }
 
 impl CapacityArgs {
