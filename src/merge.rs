@@ -252,7 +252,7 @@ fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, Me
     let scopes = merge_scopes(&top, "", duration_s)?;
 
     let mut merged = RunResults {
-        schema_version: first.schema_version,
+        schema_version: crate::results::SCHEMA_VERSION,
         kneepoint_version: env!("CARGO_PKG_VERSION").to_owned(),
         run_id: join_distinct(runs.iter().map(|r| r.run_id.as_str()), "+"),
         scenario: first.scenario.clone(),
@@ -380,6 +380,7 @@ pub(crate) fn scope_stats(
     requests: u64,
     errors: u64,
     hist: &Histogram<u64>,
+    failed: Option<&Histogram<u64>>,
     intended: Option<&Histogram<u64>>,
     duration_s: f64,
 ) -> ScopeStats {
@@ -395,6 +396,7 @@ pub(crate) fn scope_stats(
             0.0
         },
         latency_us: LatencySummary::from_histogram(hist),
+        failed_latency_us: failed.map(LatencySummary::from_histogram),
         intended_latency_us: intended.map(LatencySummary::from_histogram),
     }
 }
@@ -406,6 +408,7 @@ struct ScopeAcc {
     requests: u64,
     errors: u64,
     hist: Histogram<u64>,
+    failed: Option<Histogram<u64>>,
     intended: Option<Histogram<u64>>,
     status_codes: BTreeMap<String, u64>,
     kinds: BTreeMap<ErrorKind, (u64, BTreeSet<String>)>,
@@ -437,6 +440,7 @@ fn merge_scopes(
                         requests: 0,
                         errors: 0,
                         hist: new_histogram(),
+                        failed: None,
                         intended: None,
                         status_codes: BTreeMap::new(),
                         kinds: BTreeMap::new(),
@@ -448,6 +452,10 @@ fn merge_scopes(
             acc.requests += scope.stats.requests;
             acc.errors += scope.stats.errors;
             add_histogram(&mut acc.hist, &scope.histogram).map_err(hist_err)?;
+            if let Some(stored) = &scope.failed_histogram {
+                let h = acc.failed.get_or_insert_with(new_histogram);
+                add_histogram(h, stored).map_err(hist_err)?;
+            }
             if let Some(stored) = &scope.intended_histogram {
                 let h = acc.intended.get_or_insert_with(new_histogram);
                 add_histogram(h, stored).map_err(hist_err)?;
@@ -478,6 +486,7 @@ fn merge_scopes(
                     a.requests,
                     a.errors,
                     &a.hist,
+                    a.failed.as_ref(),
                     a.intended.as_ref(),
                     duration_s,
                 ),
@@ -492,6 +501,7 @@ fn merge_scopes(
                     })
                     .collect(),
                 histogram: encode(&a.hist)?,
+                failed_histogram: a.failed.as_ref().map(encode).transpose()?,
                 intended_histogram: a.intended.as_ref().map(encode).transpose()?,
                 kind: a.kind,
                 name: a.name,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -103,9 +103,15 @@ pub struct Outcome<'a> {
     pub error: Option<(ErrorKind, &'a str)>,
 }
 
+/// One scope's accumulator. Successful responses (OK) and failures (KO) are kept apart: a
+/// refused connection takes 0.2 ms, and mixed in it would make a dying target look fast.
 #[derive(Debug, Clone)]
 struct ScopeAcc {
+    /// Successful responses, from the actual send.
     hist: Histogram<u64>,
+    /// Failures of any kind, from the actual send.
+    failed: Histogram<u64>,
+    /// Open model: successful responses from the intended start.
     intended: Option<Histogram<u64>>,
     count: u64,
     errors: [u64; 5],
@@ -116,6 +122,7 @@ impl ScopeAcc {
     fn new(open: bool) -> Self {
         Self {
             hist: results::new_histogram(),
+            failed: results::new_histogram(),
             intended: open.then(results::new_histogram),
             count: 0,
             errors: [0; 5],
@@ -124,13 +131,15 @@ impl ScopeAcc {
     }
 
     fn record(&mut self, o: &Outcome<'_>) {
-        results::record(&mut self.hist, o.latency);
-        if let (Some(h), Some(d)) = (self.intended.as_mut(), o.intended) {
-            results::record(h, d);
-        }
         self.count += 1;
         if let Some((kind, _)) = o.error {
+            results::record(&mut self.failed, o.latency);
             self.errors[kind_index(kind)] += 1;
+        } else {
+            results::record(&mut self.hist, o.latency);
+            if let (Some(h), Some(d)) = (self.intended.as_mut(), o.intended) {
+                results::record(h, d);
+            }
         }
         if let Some(code) = o.status {
             match self.status.iter_mut().find(|(c, _)| *c == code) {
@@ -141,8 +150,9 @@ impl ScopeAcc {
     }
 
     fn add(&mut self, other: &Self) {
-        // Both histograms share bounds, so `add` cannot fail.
+        // All histograms share bounds, so `add` cannot fail.
         let _ = self.hist.add(&other.hist);
+        let _ = self.failed.add(&other.failed);
         if let (Some(a), Some(b)) = (self.intended.as_mut(), other.intended.as_ref()) {
             let _ = a.add(b);
         }
@@ -160,6 +170,7 @@ impl ScopeAcc {
 
     fn reset(&mut self) {
         self.hist.reset();
+        self.failed.reset();
         if let Some(h) = self.intended.as_mut() {
             h.reset();
         }
@@ -207,6 +218,10 @@ pub struct Live {
     pub requests: u64,
     /// Errors so far.
     pub errors: u64,
+    /// Requests ended in the last tick that got an HTTP response (whatever its status).
+    pub answered: u64,
+    /// Requests ended in the last tick without any response (refused, reset, timed out).
+    pub unanswered: u64,
 }
 
 /// Shared, thread-safe recorder for one run.
@@ -214,7 +229,12 @@ pub struct Live {
 pub struct Recorder {
     plan: Plan,
     scopes: Scopes,
-    start: Instant,
+    /// When the recorder was made: the clock's origin until the load [begins](Self::begin).
+    created: Instant,
+    /// When the load began.
+    began: OnceLock<Instant>,
+    /// Closed model: users running now (launched, not retired or stopped).
+    users: AtomicU64,
     shards: Vec<Mutex<Shard>>,
     central: Mutex<Central>,
     late_second: AtomicU64,
@@ -255,15 +275,40 @@ impl Recorder {
             }),
             plan,
             scopes,
-            start: Instant::now(),
+            created: Instant::now(),
+            began: OnceLock::new(),
+            users: AtomicU64::new(0),
             late_second: AtomicU64::new(0),
             arrivals: Mutex::new(ArrivalStats::default()),
         }
     }
 
-    /// The run's start instant.
+    /// The run's start instant: when the load began (see [`Self::begin`]), or when the
+    /// recorder was made while it has not.
     pub fn start(&self) -> Instant {
-        self.start
+        self.began.get().copied().unwrap_or(self.created)
+    }
+
+    /// The load begins now: the plan's clock, the series and the measured window start here.
+    /// Only the first call counts. The driver calls it once its users can serve the plan, so
+    /// launching them is never inside the measured window.
+    pub fn begin(&self) {
+        let _ = self.began.set(Instant::now());
+    }
+
+    /// Whether [`Self::begin`] was called.
+    pub fn has_begun(&self) -> bool {
+        self.began.get().is_some()
+    }
+
+    /// A user started running (closed model); the series reports users actually running.
+    pub fn user_started(&self) {
+        self.users.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A user stopped or retired.
+    pub fn user_stopped(&self) {
+        self.users.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// How long after the start the latest request or transaction ended (zero before any).
@@ -297,7 +342,7 @@ impl Recorder {
     }
 
     fn record(&self, shard: usize, ids: &[usize], o: &Outcome<'_>) {
-        let now = self.start.elapsed();
+        let now = self.start().elapsed();
         let stage = self.plan.stage_at(now);
         let mut s = lock(&self.shards[shard % self.shards.len()]);
         s.last = s.last.max(now);
@@ -365,7 +410,7 @@ impl Recorder {
                 self.flush_shard(&mut s);
             }
         }
-        let elapsed = self.start.elapsed();
+        let elapsed = self.start().elapsed();
         let late = self.late_second.swap(0, Ordering::Relaxed);
         let mut c = lock(&self.central);
         let t = u32::try_from(c.series.len()).unwrap_or(u32::MAX);
@@ -388,9 +433,17 @@ impl Recorder {
             p50_us: p50,
             p95_us: p95,
             p99_us: p99,
-            load: self.plan.load_at(elapsed.min(self.plan.duration)),
+            // Closed: the users actually running; open: the arrival rate asked for (late
+            // arrivals are counted beside it).
+            #[allow(clippy::cast_precision_loss)]
+            load: if self.plan.open {
+                self.plan.load_at(elapsed.min(self.plan.duration))
+            } else {
+                self.users.load(Ordering::Relaxed) as f64
+            },
             late,
         };
+        let answered: u64 = c.second.status.iter().map(|(_, n)| n).sum();
         let (requests, errors) = c
             .stages
             .iter()
@@ -404,6 +457,8 @@ impl Recorder {
             p95_us: p95,
             requests,
             errors,
+            answered,
+            unanswered: c.second.count - answered,
         };
         c.series.push(sample);
         c.second.reset();
@@ -494,6 +549,8 @@ impl Recorder {
                         0.0
                     },
                     latency_us: LatencySummary::from_histogram(&acc.hist),
+                    failed_latency_us: (errors > 0)
+                        .then(|| LatencySummary::from_histogram(&acc.failed)),
                     intended_latency_us: acc.intended.as_ref().map(LatencySummary::from_histogram),
                 };
                 let mut status: Vec<_> = acc.status.clone();
@@ -514,6 +571,9 @@ impl Recorder {
                         })
                         .collect(),
                     histogram: SerializedHistogram::encode(&acc.hist)?,
+                    failed_histogram: (errors > 0)
+                        .then(|| SerializedHistogram::encode(&acc.failed))
+                        .transpose()?,
                     intended_histogram: acc
                         .intended
                         .as_ref()
@@ -608,8 +668,12 @@ mod tests {
         assert!((overall.stats.throughput_rps - 100.0).abs() < 1e-9);
         assert_eq!(overall.status_codes.get("500"), Some(&100));
         assert_eq!(overall.errors[0].samples, vec!["status 500".to_owned()]);
-        assert_eq!(overall.stats.latency_us.min, 1000);
-        assert!((overall.stats.latency_us.p50 as i64 - 1500).abs() <= 1);
+        // Latency is of the 900 successful responses (1001…1999 µs, no multiple of 10 in i);
+        // the 100 failures (1000, 1010, … 1990 µs) are apart.
+        assert_eq!(overall.stats.latency_us.min, 1001);
+        assert!((overall.stats.latency_us.p50 as i64 - 1500).abs() <= 2);
+        let failed = overall.stats.failed_latency_us.expect("failures apart");
+        assert_eq!((failed.min, failed.max), (1000, 1990));
         let list = snap
             .scopes
             .iter()
@@ -617,7 +681,14 @@ mod tests {
             .expect("scope");
         assert_eq!(list.stats.requests, 500);
         let decoded = overall.histogram.decode().expect("decodes");
-        assert_eq!(decoded.len(), 1000);
+        assert_eq!(decoded.len(), 900);
+        let ko = overall
+            .failed_histogram
+            .as_ref()
+            .expect("KO")
+            .decode()
+            .expect("decodes");
+        assert_eq!(ko.len(), 100);
         let per_second: u64 = snap.series.iter().map(|s| s.requests).sum();
         assert_eq!(per_second, 1000, "the series adds up to the total");
         assert_eq!(snap.stages.len(), 1);

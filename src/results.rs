@@ -16,7 +16,11 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerial
 use serde::{Deserialize, Serialize};
 
 /// Version of the results file format written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest version this build reads. Version 1 kept one latency histogram per scope, failed
+/// requests included; read as version 2 it has no failed histogram and its latency is that mix.
+pub const OLDEST_READABLE: u32 = 1;
 
 /// Everything one run measured, as written to `OUT/results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,9 +232,13 @@ pub struct ScopeResults {
     pub status_codes: BTreeMap<String, u64>,
     /// Error counts by kind with sample messages.
     pub errors: Vec<ErrorCount>,
-    /// Latency histogram (µs), measured from the actual send.
+    /// Latency histogram (µs) of the successful responses, measured from the actual send.
     pub histogram: SerializedHistogram,
-    /// Open model only: latency measured from the intended start (coordinated-omission correct).
+    /// Latency histogram (µs) of the failed requests (any error kind); absent when none failed.
+    #[serde(default)]
+    pub failed_histogram: Option<SerializedHistogram>,
+    /// Open model only: latency of the successful responses measured from the intended start
+    /// (coordinated-omission correct).
     pub intended_histogram: Option<SerializedHistogram>,
 }
 
@@ -246,9 +254,12 @@ pub struct ScopeStats {
     pub error_rate: f64,
     /// requests / measured duration.
     pub throughput_rps: f64,
-    /// Latency summary from the histogram.
+    /// Latency of the successful responses (what percentiles, SLAs, compare and capacity use).
     pub latency_us: LatencySummary,
-    /// Open model: summary from the intended-start histogram.
+    /// Latency of the failed requests, apart; absent when none failed.
+    #[serde(default)]
+    pub failed_latency_us: Option<LatencySummary>,
+    /// Open model: successful responses, from the intended start.
     pub intended_latency_us: Option<LatencySummary>,
 }
 
@@ -432,7 +443,7 @@ pub enum ResultsError {
     },
     /// A results file from an unsupported schema version.
     #[error(
-        "`{}` has schema_version {found}; this kneepoint reads version {SCHEMA_VERSION}",
+        "`{}` has schema_version {found}; this kneepoint reads versions {OLDEST_READABLE} to {SCHEMA_VERSION}",
         path.display()
     )]
     Version {
@@ -516,7 +527,7 @@ impl RunResults {
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
-        if found != u64::from(SCHEMA_VERSION) {
+        if !(u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION)).contains(&found) {
             return Err(ResultsError::Version {
                 path: path.to_owned(),
                 found,

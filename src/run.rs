@@ -9,7 +9,7 @@ use std::net::ToSocketAddrs as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::Digest as _;
 
@@ -169,7 +169,6 @@ pub async fn execute(
         started_at: jiff::Timestamp::now(),
         shard: settings.shard,
     };
-    let started = Instant::now();
     let scraper = scenario
         .target
         .metrics_url
@@ -188,14 +187,17 @@ pub async fn execute(
     ));
     let (outcome, target_down) = drive_watching(&scenario, &recorder, settings).await;
     done.store(true, Ordering::SeqCst);
-    // The watcher only reads; whether it panicked or not, finish from the recorder itself.
-    let _ = watcher.await;
+    // The watcher only reads (and may have stopped the load for a target that stopped
+    // answering); whether it panicked or not, finish from the recorder itself.
+    let unreachable = watcher.await.ok().flatten();
     if let Some((_, handle)) = scraper {
         handle.abort();
     }
     recorder.tick();
-    let mut elapsed = started.elapsed();
-    if !plan.open && matches!(outcome, Ok(EndReason::PlanCompleted)) {
+    // The measured window starts when the load began (the users' or the dispatcher's launch is
+    // not in it).
+    let mut elapsed = recorder.start().elapsed();
+    if matches!(outcome, Ok(EndReason::PlanCompleted)) {
         // The load ran until the plan's end, plus the requests in flight then; goose's wind-down
         // after it (about a second, no new iterations) is not load, and counting it would
         // understate the throughput.
@@ -211,7 +213,7 @@ pub async fn execute(
         }
         recorder.set_scheduled(scheduled);
     }
-    let status = match (target_down, outcome) {
+    let status = match (target_down.or(unreachable), outcome) {
         // Whatever else stopped the load, a target that went down is the first thing to say.
         (Some(reason), _) => RunStatus::Failed { reason },
         (
@@ -291,11 +293,18 @@ async fn watch(
     done: Arc<AtomicBool>,
     meta: Meta,
     server: Option<Scraper>,
-) {
+) -> Option<String> {
     let stages = recorder.plan().stages.len();
+    let window = crate::reachability::window(recorder.plan().duration);
+    let mut reachability = crate::reachability::Reachability::new(window);
+    let mut unreachable = None;
     let mut progress = settings.progress.start(recorder.plan());
     let has_abort = scenario.slas.iter().any(|s| s.abort);
     let mut stage = 0;
+    // The series' seconds count from when the load began.
+    while !recorder.has_begun() && !done.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let mut interval = tokio::time::interval_at(
         tokio::time::Instant::from_std(recorder.start()) + Duration::from_secs(1),
         Duration::from_secs(1),
@@ -308,6 +317,18 @@ async fn watch(
         }
         let live = recorder.tick();
         progress.update(&live);
+        if unreachable.is_none()
+            && let Some(since) = reachability.observe(live.elapsed, live.answered, live.unanswered)
+        {
+            let reason = format!(
+                "target unreachable since t = {:.1} s: every request for {} s ended without a \
+                 response",
+                since.as_secs_f64(),
+                window.as_secs()
+            );
+            driver::goose::stop(&reason);
+            unreachable = Some(reason);
+        }
         let stage_ended = live.stage != stage;
         if stage_ended || has_abort {
             let elapsed = recorder.start().elapsed();
@@ -336,6 +357,7 @@ async fn watch(
         }
     }
     progress.finish();
+    unreachable
 }
 
 fn build(
@@ -619,7 +641,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1500)).await;
             stack.stop().await;
         });
-        let clock = Instant::now();
+        let clock = std::time::Instant::now();
         let results = execute(s, &settings).await.expect("runs");
         stopper.await.expect("stopper");
         match &results.status {

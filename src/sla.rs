@@ -9,6 +9,9 @@ use crate::scenario::model::{Comparison, LatencyStat, Sla, SlaMetric};
 
 /// Appended to a verdict's name when its scope completed no request.
 const NO_REQUESTS: &str = " (no requests in scope)";
+/// Appended to a latency verdict's name when every request of its scope failed (latency is
+/// measured on successful responses only).
+const NO_SUCCESS: &str = " (no successful responses in scope)";
 /// Appended to a verdict's name when its server series has no point.
 const NO_SAMPLES: &str = " (no samples of server metric)";
 
@@ -57,6 +60,7 @@ pub fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<SlaVerdi
             let base_name = old
                 .name
                 .strip_suffix(NO_REQUESTS)
+                .or_else(|| old.name.strip_suffix(NO_SUCCESS))
                 .or_else(|| old.name.strip_suffix(NO_SAMPLES))
                 .unwrap_or(&old.name);
             let metric = metric_from_key(&old.metric);
@@ -186,6 +190,15 @@ fn measure(scope_name: &str, metric: &SlaMetric, results: &RunResults) -> Measur
         _ => "per_s",
     };
     let scope = results.scope(scope_name).filter(|s| s.stats.requests > 0);
+    if let (SlaMetric::Latency(_), Some(s)) = (metric, scope)
+        && s.stats.errors >= s.stats.requests
+    {
+        return Measured {
+            actual: None,
+            unit: unit.to_owned(),
+            missing: NO_SUCCESS,
+        };
+    }
     Measured {
         actual: scope.map(|s| scope_value(s, metric)),
         unit: unit.to_owned(),

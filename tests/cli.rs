@@ -16,6 +16,7 @@ mod cli {
     mod outputs;
     mod scripting;
     mod sharding;
+    mod truth;
     mod validate;
 
     /// The reference stack through `kneepoint run`; `stack::docker::` puts these in the

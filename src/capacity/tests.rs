@@ -330,6 +330,7 @@ fn measurement_from_run_results_uses_the_overall_scope() {
         error_rate: 0.01,
         throughput_rps: 400.0,
         latency_us: LatencySummary::from_histogram(&h),
+        failed_latency_us: None,
         intended_latency_us: None,
     };
     let now = jiff::Timestamp::UNIX_EPOCH;
@@ -366,6 +367,7 @@ fn measurement_from_run_results_uses_the_overall_scope() {
             status_codes: Default::default(),
             errors: Vec::new(),
             histogram,
+            failed_histogram: None,
             intended_histogram: None,
         }],
         series: Vec::new(),

@@ -76,11 +76,13 @@ impl Acc {
                 error_rate,
                 throughput_rps: self.requests as f64 / seconds,
                 latency_us: LatencySummary::from_histogram(&self.h),
+                failed_latency_us: None,
                 intended_latency_us: None,
             },
             status_codes: BTreeMap::new(),
             errors: Vec::new(),
             histogram: SerializedHistogram::encode(&self.h).expect("encode"),
+            failed_histogram: None,
             intended_histogram: None,
         }
     }

@@ -30,9 +30,9 @@ pub(crate) struct Shared {
     weights: WeightedIndex<u32>,
     cursors: Vec<AtomicUsize>,
     next_user: AtomicUsize,
-    /// Iterations (closed) or arrivals (open) handed out.
+    /// Closed model: iterations handed out.
     pub(crate) tickets: AtomicU64,
-    /// Iterations or arrivals being executed now.
+    /// Closed model: iterations being executed now.
     pub(crate) in_flight: AtomicU64,
     /// Users still able to run (feeders with `on_end = "stop"` retire users).
     pub(crate) live_users: AtomicU64,
@@ -268,6 +268,22 @@ impl Shared {
                 Step::Failed(kind)
             }
         }
+    }
+
+    /// An arrival failed before any request could be sent (its client could not be built):
+    /// recorded against the first request of the first transaction.
+    pub(crate) fn fail_arrival(&self, kind: ErrorKind, message: &str) {
+        self.recorder.record_request(
+            0,
+            0,
+            0,
+            &Outcome {
+                latency: Duration::ZERO,
+                intended: None,
+                status: None,
+                error: Some((kind, message)),
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]

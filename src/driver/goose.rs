@@ -4,15 +4,16 @@
 //! stdout, listen on telnet/websocket ports or keep its own per-request metrics (we time requests
 //! ourselves): the attack is built with `initialize_with_config` from explicit flags.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
+use super::client::ClientFactory;
 use super::exec::{Shared, UserState};
-use super::open::{self, Arrival};
+use super::open;
 use crate::recorder::Recorder;
 use crate::scenario::model::{LoadModel, Scenario};
 
@@ -63,10 +64,37 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 struct Session {
     client: reqwest::Client,
     state: UserState,
+    /// Counts the user as running while it lives (goose drops it when it stops the user);
+    /// taken when the user retires.
+    running: Option<Running>,
+}
+
+/// A running user, counted by the recorder until the last clone is dropped.
+#[derive(Clone)]
+struct Running {
+    _user: Arc<RunningUser>,
+}
+
+struct RunningUser(Arc<Recorder>);
+
+impl Running {
+    fn new(recorder: &Arc<Recorder>) -> Self {
+        recorder.user_started();
+        Self {
+            _user: Arc::new(RunningUser(recorder.clone())),
+        }
+    }
+}
+
+impl Drop for RunningUser {
+    fn drop(&mut self) {
+        self.0.user_stopped();
+    }
 }
 
 /// Apply the scenario's load to its target, recording into `recorder`. Returns when the plan
-/// ends, a cap is reached or [`stop`] is called.
+/// ends, a cap is reached or [`stop`] is called. The recorder's clock begins when the first
+/// user (closed model) or the arrival dispatcher (open model) starts.
 pub async fn drive(
     scenario: Arc<Scenario>,
     recorder: Arc<Recorder>,
@@ -79,11 +107,17 @@ pub async fn drive(
     let plan = recorder.plan().clone();
     let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
     let shared = Arc::new(Shared::new(scenario.clone(), recorder, shards));
+    let clients = ClientFactory::new(scenario.target.timeout);
+    clients
+        .user_client()
+        .map_err(|e| DriveError::Goose(format!("cannot build an HTTP client: {e}")))?;
     let test_plan = match &scenario.load.model {
         LoadModel::Closed(_) => plan.goose_test_plan(),
-        LoadModel::Open(o) => {
-            let secs = plan.duration.as_secs() + u64::from(plan.duration.subsec_nanos() > 0);
-            format!("{n},0;{n},{secs};0,0", n = o.max_in_flight)
+        LoadModel::Open(_) => {
+            // One user: the dispatcher. It stops the attack itself when the schedule and the
+            // arrivals in flight are done; goose's own end is only a backstop past that.
+            let backstop = plan.duration + scenario.target.timeout + Duration::from_secs(5);
+            format!("1,0;1,{};0,0", backstop.as_secs() + 1)
         }
     };
     let args = [
@@ -102,24 +136,38 @@ pub async fn drive(
     let s = shared.clone();
     let function: TransactionFunction = match &scenario.load.model {
         LoadModel::Closed(_) => Arc::new(move |user: &mut GooseUser| {
-            let s = s.clone();
+            let (s, clients) = (s.clone(), clients.clone());
             Box::pin(async move {
-                closed_iteration(&s, user).await;
+                closed_iteration(&s, &clients, user).await;
                 Ok(())
             })
         }),
         LoadModel::Open(o) => {
-            let unit = o.unit;
-            Arc::new(move |user: &mut GooseUser| {
-                let s = s.clone();
+            let (unit, max_in_flight) = (o.unit, o.max_in_flight);
+            let dispatched = Arc::new(AtomicBool::new(false));
+            Arc::new(move |_user: &mut GooseUser| {
+                let (s, clients, dispatched) = (s.clone(), clients.clone(), dispatched.clone());
                 Box::pin(async move {
-                    let session = session(&s, user);
-                    if open::arrival(&s, &session.client, &mut session.state, unit).await
-                        == Arrival::ScheduleOver
-                        && s.in_flight.load(Ordering::Relaxed) == 0
-                        && plan.max_iterations.is_some()
-                    {
-                        trigger(CAP_REACHED);
+                    if dispatched.swap(true, Ordering::AcqRel) {
+                        // goose calls again until it sees the stop; there is nothing to do.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        return Ok(());
+                    }
+                    let done = open::dispatch(
+                        s.clone(),
+                        clients,
+                        unit,
+                        max_in_flight,
+                        goose::is_killswitch_triggered,
+                    )
+                    .await;
+                    if let open::Dispatched::ScheduleOver { started } = done {
+                        let cap = s.recorder.plan().max_iterations;
+                        trigger(if cap.is_some_and(|c| started >= c) {
+                            CAP_REACHED
+                        } else {
+                            PLAN_ENDED
+                        });
                     }
                     Ok(())
                 })
@@ -128,12 +176,15 @@ pub async fn drive(
     };
     let goose_scenario = goose::goose::Scenario::new("kneepoint")
         .register_transaction(Transaction::new(function).set_name("iteration"));
+    // goose's own client goes unused (each user gets one of ours, see `ClientFactory`): built
+    // once, shared, without a cookie jar.
     let client = goose::client::GooseClientBuilder::new()
+        .without_cookies()
         .timeout(scenario.target.timeout)
         .gzip(false)
         .user_agent(concat!("kneepoint/", env!("CARGO_PKG_VERSION")));
     let attack = GooseAttack::initialize_with_config(config)
-        .and_then(|a| a.set_client_builder_with_cookies(client))
+        .and_then(|a| a.set_client_builder_without_cookies(client))
         .map_err(|e| DriveError::Goose(e.to_string()))?
         .register_scenario(goose_scenario);
     // goose prints "N users launched." to stdout whatever its flags say; stdout belongs to the
@@ -157,20 +208,26 @@ pub async fn drive(
     }
 }
 
-fn session<'u>(s: &Shared, user: &'u mut GooseUser) -> &'u mut Session {
+fn session<'u>(s: &Shared, clients: &ClientFactory, user: &'u mut GooseUser) -> &'u mut Session {
     if user.get_session_data::<Session>().is_none() {
-        let client = user.client.clone();
+        // The load begins with the first user: launching goose is not inside the window.
+        s.recorder.begin();
+        // Validated at the start of the drive; a failure now falls back to goose's client.
+        let client = clients
+            .user_client()
+            .unwrap_or_else(|_| user.client.clone());
         user.set_session_data(Session {
             client,
             state: s.new_user(),
+            running: Some(Running::new(&s.recorder)),
         });
     }
     user.get_session_data_unchecked_mut::<Session>()
 }
 
-async fn closed_iteration(s: &Shared, user: &mut GooseUser) {
+async fn closed_iteration(s: &Shared, clients: &ClientFactory, user: &mut GooseUser) {
     let cap = s.recorder.plan().max_iterations;
-    let session = session(s, user);
+    let session = session(s, clients, user);
     if session.state.done {
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
@@ -195,6 +252,7 @@ async fn closed_iteration(s: &Shared, user: &mut GooseUser) {
         if s.retire(&mut session.state) {
             trigger(FEEDERS_EXHAUSTED);
         }
+        session.running = None;
         finish(s, cap);
         return;
     }

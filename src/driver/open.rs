@@ -1,79 +1,221 @@
-//! The open model on a pool of users: arrivals follow the plan's schedule, whatever the target's
-//! response times.
+//! The open model: one dispatcher starts every arrival of the plan's schedule at its time,
+//! whatever the target's response times, each on a slot of a pool that grows on demand.
 //!
-//! Invariant: arrival `k` is taken by exactly one user, in order, so the earliest due arrivals
-//! are always the ones held. Latency is recorded from the arrival's intended start (coordinated-
-//! omission correct, as wrk2 does) as well as from the actual send; an arrival that starts more
-//! than [`LATE_AFTER`] after it was due is counted late, and arrivals never started by the end
-//! are counted missed — none is dropped silently.
+//! Invariants:
+//! - The schedule's clock starts when the dispatcher can serve it: nothing is launched ahead
+//!   (a slot — a user's state and its client — is made the first time an arrival needs one, and
+//!   building a client reads no file), so a pool of 10 000 costs no more at the start than one
+//!   of 10.
+//! - Arrivals start in order; at most `max_in_flight` run at once. When all slots are busy the
+//!   dispatcher waits, and the arrivals it holds start late; those it never starts by the plan's
+//!   end are counted missed — none is dropped silently.
+//! - Latency is recorded from the arrival's intended start (coordinated-omission correct, as
+//!   wrk2 does) as well as from the actual send; an arrival that starts more than [`LATE_AFTER`]
+//!   after it was due is counted late.
+//! - Slots are reused most recent first, so a light load keeps reusing warm connections.
 
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant as TokioInstant;
 
+use super::client::ClientFactory;
 use super::exec::{Shared, Step, UserState};
-use crate::results::ArrivalUnit;
+use crate::results::{ArrivalUnit, ErrorKind};
 
 /// An arrival that starts later than this after its due time counts as late.
 pub(crate) const LATE_AFTER: Duration = Duration::from_millis(5);
 
-/// What one pass of a pool user did.
+/// How often a waiting dispatcher looks for a stop.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// How long arrivals in flight get to finish after the load was stopped from outside.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// How the schedule ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// It ran an arrival.
-    Ran,
-    /// The schedule has no more arrivals; the user waited for the run's end.
-    ScheduleOver,
+pub(crate) enum Dispatched {
+    /// Every arrival of the schedule was started (or the plan ended first) and has finished.
+    ScheduleOver {
+        /// Arrivals started.
+        started: u64,
+    },
+    /// Stopped from outside.
+    Stopped,
 }
 
-/// Take the next arrival, wait until it is due, run it.
-pub(crate) async fn arrival(
-    shared: &Shared,
-    client: &reqwest::Client,
-    user: &mut UserState,
+/// One slot of the pool: a user's state and its client (cookie jar, connections).
+struct Slot {
+    client: reqwest::Client,
+    state: UserState,
+}
+
+/// The free slots, most recently used last.
+struct Pool {
+    free: Mutex<Vec<Slot>>,
+    clients: ClientFactory,
+}
+
+impl Pool {
+    fn take(&self, shared: &Shared) -> Result<Slot, String> {
+        let free = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match free {
+            Some(slot) => Ok(slot),
+            None => Ok(Slot {
+                client: self.clients.user_client().map_err(|e| e.to_string())?,
+                state: shared.new_user(),
+            }),
+        }
+    }
+
+    fn put(&self, slot: Slot) {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(slot);
+    }
+}
+
+/// Run the schedule: start each arrival when it is due, on at most `max_in_flight` slots, then
+/// wait for those in flight. `stopped` says whether the load was stopped from outside.
+pub(crate) async fn dispatch(
+    shared: Arc<Shared>,
+    clients: ClientFactory,
     unit: ArrivalUnit,
-) -> Arrival {
-    let recorder = &shared.recorder;
-    let plan = recorder.plan();
+    max_in_flight: u32,
+    stopped: impl Fn() -> bool,
+) -> Dispatched {
+    let permits = usize::try_from(max_in_flight)
+        .unwrap_or(usize::MAX)
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let gate = Arc::new(Semaphore::new(permits));
+    let pool = Arc::new(Pool {
+        free: Mutex::new(Vec::new()),
+        clients,
+    });
+    let recorder = shared.recorder.clone();
+    recorder.begin();
     let start = TokioInstant::from_std(recorder.start());
-    let ticket = shared.tickets.fetch_add(1, Ordering::Relaxed);
-    let Some(due) = plan.arrival_time(ticket) else {
-        // Nothing left to do: idle until the plan ends (goose stops the user there).
-        tokio::time::sleep_until(start + plan.duration + Duration::from_millis(200)).await;
-        return Arrival::ScheduleOver;
+    let plan = recorder.plan();
+    let plan_end = start + plan.duration;
+    let mut outside = false;
+    let mut k = 0;
+    while let Some(due) = plan.arrival_time(k) {
+        if stopped() {
+            outside = true;
+            break;
+        }
+        let due_at = start + due;
+        if due_at > TokioInstant::now() {
+            tokio::time::sleep_until(due_at).await;
+        }
+        let permit = match gate.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => match wait_for_slot(&gate, plan_end, &stopped).await {
+                Some(p) => p,
+                // The plan ended with every slot busy: the rest are missed.
+                None => {
+                    outside = stopped();
+                    break;
+                }
+            },
+        };
+        tokio::spawn(run_arrival(
+            shared.clone(),
+            pool.clone(),
+            unit,
+            due_at,
+            permit,
+        ));
+        k += 1;
+    }
+    // Arrivals in flight finish within the request timeout; after an outside stop they get a
+    // short grace only.
+    let grace = if outside {
+        STOP_GRACE
+    } else {
+        shared.scenario.target.timeout + Duration::from_secs(1)
     };
-    shared.in_flight.fetch_add(1, Ordering::Relaxed);
-    let due_at = start + due;
-    tokio::time::sleep_until(due_at).await;
+    let all = u32::try_from(permits).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(grace, gate.acquire_many(all)).await;
+    drop(drained);
+    if outside {
+        Dispatched::Stopped
+    } else {
+        Dispatched::ScheduleOver { started: k }
+    }
+}
+
+/// Wait for a free slot until the plan ends or the load is stopped.
+async fn wait_for_slot(
+    gate: &Arc<Semaphore>,
+    plan_end: TokioInstant,
+    stopped: &impl Fn() -> bool,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        let now = TokioInstant::now();
+        if now >= plan_end || stopped() {
+            return None;
+        }
+        let wake = (now + STOP_POLL).min(plan_end);
+        tokio::select! {
+            permit = gate.clone().acquire_owned() => return permit.ok(),
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// One arrival: take a slot, run its iteration (or its next request), give the slot back.
+async fn run_arrival(
+    shared: Arc<Shared>,
+    pool: Arc<Pool>,
+    unit: ArrivalUnit,
+    due_at: TokioInstant,
+    permit: OwnedSemaphorePermit,
+) {
     let lag = TokioInstant::now().saturating_duration_since(due_at);
-    recorder.record_arrival(lag, lag > LATE_AFTER);
+    shared.recorder.record_arrival(lag, lag > LATE_AFTER);
+    let mut slot = match pool.take(&shared) {
+        Ok(slot) => slot,
+        Err(message) => {
+            shared.fail_arrival(
+                ErrorKind::Other,
+                &format!("cannot build a client: {message}"),
+            );
+            drop(permit);
+            return;
+        }
+    };
+    let Slot { client, state } = &mut slot;
     match unit {
         ArrivalUnit::Iterations => {
-            if shared.feed(user) {
-                let t = shared.pick(user);
-                shared.transaction(client, user, t, Some(lag)).await;
+            if shared.feed(state) {
+                let t = shared.pick(state);
+                shared.transaction(client, state, t, Some(lag)).await;
             }
         }
         ArrivalUnit::Requests => {
-            let (t, r) = if let Some(c) = user.cursor {
-                c
-            } else if shared.feed(user) {
-                (shared.pick(user), 0)
-            } else {
-                shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                return Arrival::Ran;
+            let next = match state.cursor {
+                Some(c) => Some(c),
+                None => shared.feed(state).then(|| (shared.pick(state), 0)),
             };
-            let step = shared.request(client, user, t, r, Some(lag)).await;
-            let last = r + 1 == shared.scenario.transactions[t].requests.len();
-            user.cursor = if step == Step::Ok && !last {
-                Some((t, r + 1))
-            } else {
-                user.iteration += 1;
-                None
-            };
+            if let Some((t, r)) = next {
+                let step = shared.request(client, state, t, r, Some(lag)).await;
+                let last = r + 1 == shared.scenario.transactions[t].requests.len();
+                state.cursor = if step == Step::Ok && !last {
+                    Some((t, r + 1))
+                } else {
+                    state.iteration += 1;
+                    None
+                };
+            }
         }
     }
-    shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-    Arrival::Ran
+    pool.put(slot);
+    drop(permit);
 }

@@ -339,7 +339,7 @@ impl Page {
 
         Ok(Self {
             scenario: run.scenario.name.clone(),
-            verdict: verdict(&run.slas),
+            verdict: verdict(run),
             notice: notice(run),
             facts: facts(run),
             stages: stage_rows(run),
@@ -376,12 +376,25 @@ impl Page {
     }
 }
 
-fn verdict(slas: &[SlaVerdict]) -> Verdict {
+fn verdict(run: &RunResults) -> Verdict {
+    let slas = &run.slas;
     let failed: Vec<&SlaVerdict> = slas.iter().filter(|s| !s.passed).collect();
     if slas.is_empty() {
+        let errors = run.overall().map_or((0, 0, 0.0), |o| {
+            (o.stats.errors, o.stats.requests, o.stats.error_rate)
+        });
         Verdict {
-            class: "none",
-            headline: "No SLAs defined".into(),
+            class: if errors.0 > 0 { "fail" } else { "none" },
+            headline: if errors.0 > 0 {
+                format!(
+                    "No SLAs defined, and {} of {} requests failed ({})",
+                    errors.0,
+                    errors.1,
+                    crate::sla::format_value(errors.2, "ratio")
+                )
+            } else {
+                "No SLAs defined".into()
+            },
             details: vec!["The scenario declares no SLAs, so nothing was checked.".into()],
         }
     } else if failed.is_empty() {
@@ -1320,6 +1333,7 @@ mod tests {
                 },
                 throughput_rps: n as f64 / secs,
                 latency_us: latency,
+                failed_latency_us: None,
                 intended_latency_us: Some(LatencySummary::from_histogram(&ih)),
             },
             status_codes,
@@ -1333,6 +1347,7 @@ mod tests {
                 Vec::new()
             },
             histogram: SerializedHistogram::encode(&h).expect("encode"),
+            failed_histogram: None,
             intended_histogram: Some(SerializedHistogram::encode(&ih).expect("encode")),
         }
     }

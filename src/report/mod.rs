@@ -584,6 +584,7 @@ pub(crate) mod fixtures {
         requests: u64,
         errors: u64,
         hist: Histogram<u64>,
+        failed: Option<Histogram<u64>>,
         intended: Option<Histogram<u64>>,
         status: BTreeMap<String, u64>,
         kinds: BTreeMap<ErrorKind, (u64, BTreeSet<String>)>,
@@ -597,6 +598,7 @@ pub(crate) mod fixtures {
                 requests: 0,
                 errors: 0,
                 hist: new_histogram(),
+                failed: None,
                 intended: open.then(new_histogram),
                 status: BTreeMap::new(),
                 kinds: BTreeMap::new(),
@@ -611,9 +613,15 @@ pub(crate) mod fixtures {
             error: Option<(ErrorKind, &str)>,
         ) {
             self.requests += 1;
-            self.hist.saturating_record(latency.max(1));
-            if let (Some(h), Some(v)) = (self.intended.as_mut(), intended) {
-                h.saturating_record(v.max(1));
+            if error.is_some() {
+                self.failed
+                    .get_or_insert_with(new_histogram)
+                    .saturating_record(latency.max(1));
+            } else {
+                self.hist.saturating_record(latency.max(1));
+                if let (Some(h), Some(v)) = (self.intended.as_mut(), intended) {
+                    h.saturating_record(v.max(1));
+                }
             }
             if let Some(code) = status {
                 *self.status.entry(code.to_string()).or_default() += 1;
@@ -634,6 +642,7 @@ pub(crate) mod fixtures {
                     self.requests,
                     self.errors,
                     &self.hist,
+                    self.failed.as_ref(),
                     self.intended.as_ref(),
                     duration_s,
                 ),
@@ -648,6 +657,10 @@ pub(crate) mod fixtures {
                     })
                     .collect(),
                 histogram: SerializedHistogram::encode(&self.hist).expect("encode"),
+                failed_histogram: self
+                    .failed
+                    .as_ref()
+                    .map(|h| SerializedHistogram::encode(h).expect("encode")),
                 intended_histogram: self
                     .intended
                     .as_ref()

@@ -142,7 +142,19 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
             YELLOW,
             "INTERRUPTED: the SLAs above are judged on what was measured",
         ),
-        (_, _, 0) => paint(GREEN, "PASSED: no SLAs defined"),
+        // Without SLAs nothing was judged; failures are never passed over in silence.
+        (_, _, 0) => match run.overall().filter(|o| o.stats.errors > 0) {
+            Some(o) => paint(
+                YELLOW,
+                &format!(
+                    "NO SLAs: {} of {} requests failed ({})",
+                    o.stats.errors,
+                    o.stats.requests,
+                    format_value(o.stats.error_rate, "ratio")
+                ),
+            ),
+            None => paint(GREEN, "PASSED: no SLAs defined"),
+        },
         (_, 0, n) => paint(GREEN, &format!("PASSED: all {n} SLAs met")),
         (_, f, n) => paint(RED, &format!("BREACHED: {f} of {n} SLAs failed")),
     };

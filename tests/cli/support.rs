@@ -247,3 +247,52 @@ pub(crate) async fn contended_target(permits: usize, service: Duration) -> Targe
     tokio::spawn(async move { axum::serve(listener, app).await });
     Target { url, counters }
 }
+
+/// A target whose `/freeze` route answers in about 1 ms, except during a freeze of length
+/// `freeze` at the end of every `period`, when it holds every request until the freeze ends (a
+/// request arriving during a freeze is answered when it ends, as after a stop-the-world pause).
+///
+/// The period clock starts at the target's first request, so a run's phase is deterministic:
+/// window k covers [first + k·period + (period − freeze), first + (k+1)·period). Counts hits.
+pub async fn freezing_target(freeze: Duration, period: Duration) -> Target {
+    freezing_target_at(freeze, period, period.saturating_sub(freeze)).await
+}
+
+/// [`freezing_target`] with the freeze `offset` into each period: window k covers
+/// [first + k·period + offset, first + k·period + offset + freeze).
+pub async fn freezing_target_at(freeze: Duration, period: Duration, offset: Duration) -> Target {
+    assert!(
+        !period.is_zero() && offset + freeze <= period,
+        "the freeze (offset {offset:?}, length {freeze:?}) must fit in the period {period:?}"
+    );
+    let counters = Arc::new(Counters::default());
+    let first = Arc::new(std::sync::OnceLock::<tokio::time::Instant>::new());
+    let c = counters.clone();
+    let app = Router::new().route(
+        "/freeze",
+        get(move || {
+            let (c, first) = (c.clone(), first.clone());
+            async move {
+                let now = tokio::time::Instant::now();
+                c.hits.fetch_add(1, Ordering::SeqCst);
+                let first = *first.get_or_init(|| now);
+                let since = now.saturating_duration_since(first).as_nanos();
+                // Less than `period`, so it fits in u64 nanoseconds for any sane period.
+                let into = u64::try_from(since % period.as_nanos()).expect("phase fits in u64");
+                let into = Duration::from_nanos(into);
+                if into >= offset && into < offset + freeze {
+                    tokio::time::sleep_until(now - into + offset + freeze).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Target { url, counters }
+}
