@@ -9,6 +9,7 @@ mod cli {
     mod browser;
     mod capacity;
     mod compare;
+    mod engine;
     mod exit_codes;
     mod kubernetes;
     mod merge;

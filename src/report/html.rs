@@ -142,6 +142,7 @@ struct Page {
     status_rows: Vec<StatusRow>,
     errors: Vec<ErrorRow>,
     errors_note: Option<String>,
+    failed_rows: Vec<IntendedRow>,
     arrivals: Vec<Fact>,
     arrivals_chart: Option<Chart>,
     intended_chart: Option<Chart>,
@@ -330,6 +331,7 @@ impl Page {
         let (distribution, distribution_note) = distribution_charts(run, &mut problems)?;
         let (status_chart, status_rows) = status_codes(run)?;
         let (errors, errors_note) = error_rows(run);
+        let failed_rows = failed_rows(run);
         let (arrivals, arrivals_chart) = arrivals(run, &samples, x_max)?;
         let (intended_chart, intended_rows) = intended(run, &mut problems)?;
         let (server, server_note) = server_charts(run, &stage_marks, x_max)?;
@@ -363,6 +365,7 @@ impl Page {
             status_rows,
             errors,
             errors_note,
+            failed_rows,
             arrivals,
             arrivals_chart,
             intended_chart,
@@ -1073,6 +1076,24 @@ fn error_rows(run: &RunResults) -> (Vec<ErrorRow>, Option<String>) {
         .collect();
     let note = cap_note(all.len(), "error rows");
     (all.into_iter().take(MAX_ROWS).collect(), note)
+}
+
+/// Latency of the failed requests, per scope that had any: kept apart from the successful
+/// responses' latency (a refused connection is fast and would flatter every percentile).
+fn failed_rows(run: &RunResults) -> Vec<IntendedRow> {
+    run.scopes
+        .iter()
+        .take(MAX_ROWS)
+        .filter_map(|s| {
+            let f = s.stats.failed_latency_us.as_ref()?;
+            let mut cells = vec![Cell::count(s.stats.errors)];
+            cells.extend([f.p50, f.p95, f.p99, f.max].map(Cell::us));
+            Some(IntendedRow {
+                scope: s.name.clone(),
+                cells,
+            })
+        })
+        .collect()
 }
 
 fn arrivals(
