@@ -9,39 +9,47 @@
 //! - **Scheduling lag**: a probe task on the run's own tokio runtime sleeps [`PROBE_PERIOD`] in a
 //!   loop and records how late each wake-up was. A request's response waits just as long to be
 //!   polled, so this lag is added to measured latency. Tokio's timer rounds a deadline up to its
-//!   1 ms tick, so an idle runtime shows a floor of about 1 ms; the thresholds sit well above it.
+//!   1 ms tick, so even an idle runtime reads 1–1.5 ms; the thresholds sit well above that floor.
 //! - **Sockets**: entries of `/proc/self/fd` that are sockets (`None` off Linux).
 //!
-//! The rule ([`judge`]) skips the first second (users start, connections are opened: start-up
-//! work, not steady load) and calls the run *generator-bound* when any of these holds:
+//! The rule ([`judge`]) skips the first second (users start, connections open: start-up work,
+//! not steady load) and calls the run *generator-bound* when any of these holds:
 //! - CPU ≥ [`CPU_BUSY`] of the available cores in at least [`BAD_SHARE`] of the measured seconds
-//!   (and at least [`MIN_BAD_SECONDS`]): a generator at its cores' limit queues its own work;
-//! - the probe's per-second p99 lag exceeds [`LAG_P99_LIMIT`] in that many seconds: 5 ms is also
-//!   the open model's lateness tolerance (`driver::open::LATE_AFTER`);
-//! - the run's worst wake-up was later than [`STALL_LIMIT`]: one stall that long shows in the
-//!   measured tail.
+//!   (and at least [`MIN_BAD_SECONDS`]): a generator at its cores' limit queues its own work, even
+//!   when tokio's fair scheduling keeps the probe's lag low;
+//! - the probe's per-second p99 lag exceeds [`LAG_P99_LIMIT`] in that many seconds: ready tasks
+//!   (responses to time, arrivals to start) waited that long; 5 ms is also the open model's
+//!   lateness tolerance (`driver::open::LATE_AFTER`);
+//! - one wake-up, in any measured second, was later than [`STALL_LIMIT`]: a stall that long
+//!   shows in the measured tail however brief.
 //!
-//! A single hot second passes: one busy second (a GC in an in-process target, a noisy neighbour)
-//! is not a generator that cannot keep up. Thresholds come from measuring an idle runtime against
-//! one saturated on purpose (see the tests): idle reads CPU < 0.05 and lag p99 ≈ 1.1 ms; spinning
-//! workers read CPU ≈ 1.0 and lag p99 in tens of ms.
+//! One hot second passes (a GC pause in an in-process target, a noisy neighbour): that is not a
+//! generator that cannot keep up. The thresholds separate an idle runtime from one saturated on
+//! purpose (2 worker threads, 2 cores, debug build, 5 s each):
+//!
+//! | runtime                                    | CPU   | lag p99 / s  | lag max  |
+//! | ------------------------------------------ | ----- | ------------ | -------- |
+//! | idle, quiet machine                        | 0.01  | 1.3–1.4 ms   | 3.8 ms   |
+//! | one task spinning, yielding every 100 µs   | 0.63  | 1.1–3.4 ms   | 5.4 ms   |
+//! | four such tasks                            | 0.99  | 1.2 ms       | 1.3 ms   |
+//! | four such + two never yielding for 5 ms    | 0.98  | 6.1–10.5 ms  | 16 ms    |
+//! | idle, machine loaded (load 3–4, 2 cores)   | 0.01  | 1.3–5.0 ms   | 7.3 ms   |
+//! | four spinners, machine loaded              | 0.50  | 3.6–5.8 ms   | 8.2 ms   |
+//! | four + two 5 ms blockers, machine loaded   | 0.49  | 10.9–14.7 ms | 14.8 ms  |
+//!
+//! On a machine shared with other processes the generator cannot reach 90 % of its cores: the
+//! lag rule carries the verdict there, and the lag it sees is real delay in the results, so a
+//! machine loaded enough that even idle wake-ups run 5 ms late is rightly reported.
 //!
 //! Invariant: measuring never fails a run; what cannot be read is `None`.
-
-// Self-removing: once the run loop uses the monitor this expectation fails and must go.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the run loop does not start a monitor yet")
-)]
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
-use crate::results::{new_histogram, record};
+use crate::results::{GeneratorHealth, HealthSecond, new_histogram, record};
 
 /// How long the lag probe sleeps between wake-ups.
 pub(crate) const PROBE_PERIOD: Duration = Duration::from_millis(5);
@@ -58,44 +66,6 @@ pub(crate) const MIN_BAD_SECONDS: usize = 2;
 /// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on every Linux architecture
 /// we build for).
 const USER_HZ: u64 = 100;
-
-/// One second of the generator's own health.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HealthSecond {
-    /// Whole seconds since the run start (as in the recorder's series: the second `[t, t + 1)`).
-    pub(crate) t: u32,
-    /// Process CPU over the second, as a fraction of the available cores (may exceed 1 slightly
-    /// through tick rounding); `None` where it cannot be read.
-    pub(crate) cpu: Option<f64>,
-    /// 99th percentile of the probe's wake-up lag in this second (µs).
-    pub(crate) lag_p99_us: u64,
-    /// Worst wake-up lag in this second, including a wake-up still overdue (µs).
-    pub(crate) lag_max_us: u64,
-    /// Sockets open at the end of the second; `None` where they cannot be counted.
-    pub(crate) connections: Option<u64>,
-}
-
-/// The whole run's verdict on the generator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct GeneratorHealth {
-    /// Cores the process could use.
-    pub(crate) cores: usize,
-    /// Whether the generator, not only the target, limited the run: its latencies include its
-    /// own queueing.
-    pub(crate) bound: bool,
-    /// Why, one sentence per broken rule (empty when not bound).
-    pub(crate) reasons: Vec<String>,
-    /// Mean CPU fraction over the measured seconds.
-    pub(crate) cpu_mean: Option<f64>,
-    /// 99th percentile of the probe's lag over the measured seconds (µs).
-    pub(crate) lag_p99_us: u64,
-    /// Worst lag over the measured seconds, a wake-up still overdue included (µs).
-    pub(crate) lag_max_us: u64,
-    /// Every second, the first included.
-    pub(crate) series: Vec<HealthSecond>,
-}
 
 /// What the probe task shares with the monitor.
 #[derive(Debug)]
@@ -121,8 +91,9 @@ pub(crate) struct Monitor {
 }
 
 impl Monitor {
-    /// Start probing on the current tokio runtime; `start` is the run's clock origin. Outside a
-    /// runtime no probe runs and lag reads 0.
+    /// Start probing on the current tokio runtime; `start` is the run's clock origin (call this
+    /// right then: CPU counts from the call, the first second's wall time from `start`). Outside
+    /// a runtime no probe runs and lag reads 0.
     pub(crate) fn start(start: Instant) -> Self {
         let probe = Arc::new(Mutex::new(Probe {
             second: new_histogram(),
@@ -149,7 +120,11 @@ impl Monitor {
         let now = Instant::now();
         let cpu_now = process_cpu();
         let cpu = match (self.last_cpu, cpu_now) {
-            (Some(a), Some(b)) => cpu_fraction(b.saturating_sub(a), now - self.last, self.cores),
+            (Some(a), Some(b)) => cpu_fraction(
+                b.saturating_sub(a),
+                now.saturating_duration_since(self.last),
+                self.cores,
+            ),
             _ => None,
         };
         let (lag_p99_us, lag_max_us) = {
@@ -295,7 +270,7 @@ fn process_cpu() -> Option<Duration> {
 /// `utime + stime` (fields 14 and 15, clock ticks) of a `/proc/<pid>/stat` line. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
 fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
+    let (_, rest) = stat.rsplit_once(')')?;
     let mut fields = rest.split_ascii_whitespace().skip(11); // field 3 is the first after `)`
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
@@ -530,7 +505,9 @@ mod tests {
         let s = monitor.sample();
         if cfg!(target_os = "linux") {
             let cpu = s.cpu.expect("CPU is read on Linux");
-            assert!(cpu > 0.3, "{s:?}");
+            // Every core spun for 0.6 s: on a quiet machine ~1.0; other processes can take most
+            // of it, so only "clearly busy" is asserted.
+            assert!(cpu > 0.1, "{s:?}");
         } else {
             assert_eq!(s.cpu, None);
         }

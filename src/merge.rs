@@ -269,6 +269,7 @@ fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, Me
         arrivals: merge_arrivals(runs),
         slas: Vec::new(),
         server_metrics: merge_server_metrics(runs, &offsets),
+        generator: merge_generators(runs, &label),
         shards: runs.iter().map(|r| r.shards).sum(),
         shard: None,
         merged_from: runs
@@ -284,6 +285,45 @@ fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, Me
     };
     merged.slas = crate::sla::reevaluate(&first.slas, &merged);
     Ok(merged)
+}
+
+/// The inputs' generators: bound when any was (each reason names its input), the worst lag,
+/// the mean CPU; no series (each input ran on its own machine and clock).
+fn merge_generators(
+    runs: &[RunResults],
+    label: &dyn Fn(usize) -> String,
+) -> Option<crate::results::GeneratorHealth> {
+    let measured: Vec<(usize, &crate::results::GeneratorHealth)> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.generator.as_ref().map(|g| (i, g)))
+        .collect();
+    if measured.is_empty() {
+        return None;
+    }
+    let cpus: Vec<f64> = measured.iter().filter_map(|(_, g)| g.cpu_mean).collect();
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_mean = (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64);
+    Some(crate::results::GeneratorHealth {
+        cores: measured.iter().map(|(_, g)| g.cores).sum(),
+        bound: measured.iter().any(|(_, g)| g.bound),
+        reasons: measured
+            .iter()
+            .flat_map(|(i, g)| g.reasons.iter().map(move |r| format!("{}: {r}", label(*i))))
+            .collect(),
+        cpu_mean,
+        lag_p99_us: measured
+            .iter()
+            .map(|(_, g)| g.lag_p99_us)
+            .max()
+            .unwrap_or(0),
+        lag_max_us: measured
+            .iter()
+            .map(|(_, g)| g.lag_max_us)
+            .max()
+            .unwrap_or(0),
+        series: Vec::new(),
+    })
 }
 
 /// For shards of a distributed run: check they are complete and return the inputs' indexes in

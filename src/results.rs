@@ -61,6 +61,10 @@ pub struct RunResults {
     /// Server-side metrics scraped during the run (empty when none were scraped).
     #[serde(default)]
     pub server_metrics: Vec<ServerSeries>,
+    /// The generator's own health (CPU, scheduling lag, sockets) and whether it limited the
+    /// run; absent in files that did not measure it.
+    #[serde(default)]
+    pub generator: Option<GeneratorHealth>,
     /// Shards merged into this file (1 for an ordinary run).
     #[serde(default = "one")]
     pub shards: u32,
@@ -353,6 +357,44 @@ pub struct SecondSample {
     /// Open model: arrivals that started late in this second.
     #[serde(default)]
     pub late: u64,
+}
+
+/// One second of the generator's own health.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSecond {
+    /// Whole seconds since the run start (as in the recorder's series: the second `[t, t + 1)`).
+    pub t: u32,
+    /// Process CPU over the second, as a fraction of the available cores (may exceed 1 slightly
+    /// through tick rounding); `None` where it cannot be read.
+    pub cpu: Option<f64>,
+    /// 99th percentile of the probe's wake-up lag in this second (µs).
+    pub lag_p99_us: u64,
+    /// Worst wake-up lag in this second, including a wake-up still overdue (µs).
+    pub lag_max_us: u64,
+    /// Sockets open at the end of the second; `None` where they cannot be counted.
+    pub connections: Option<u64>,
+}
+
+/// The whole run's verdict on the generator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorHealth {
+    /// Cores the process could use.
+    pub cores: usize,
+    /// Whether the generator, not only the target, limited the run: its latencies include its
+    /// own queueing.
+    pub bound: bool,
+    /// Why, one sentence per broken rule (empty when not bound).
+    pub reasons: Vec<String>,
+    /// Mean CPU fraction over the measured seconds.
+    pub cpu_mean: Option<f64>,
+    /// 99th percentile of the probe's lag over the measured seconds (µs).
+    pub lag_p99_us: u64,
+    /// Worst lag over the measured seconds, a wake-up still overdue included (µs).
+    pub lag_max_us: u64,
+    /// Every second, the first included.
+    pub series: Vec<HealthSecond>,
 }
 
 /// Open-model arrival accounting: nothing scheduled is silently dropped.

@@ -19,7 +19,8 @@ use crate::progress::Progress;
 
 use crate::recorder::{Recorder, Scopes};
 use crate::results::{
-    ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ServerSeries, ShardInfo,
+    GeneratorHealth, ResultsError, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo,
+    ServerSeries, ShardInfo,
 };
 use crate::scenario::model::Scenario;
 use crate::scrape::Scraper;
@@ -189,7 +190,10 @@ pub async fn execute(
     done.store(true, Ordering::SeqCst);
     // The watcher only reads (and may have stopped the load for a target that stopped
     // answering); whether it panicked or not, finish from the recorder itself.
-    let unreachable = watcher.await.ok().flatten();
+    let (unreachable, generator) = match watcher.await {
+        Ok(w) => (w.unreachable, Some(w.generator)),
+        Err(_) => (None, None),
+    };
     if let Some((_, handle)) = scraper {
         handle.abort();
     }
@@ -230,6 +234,7 @@ pub async fn execute(
     };
     let server_series = server.as_ref().map(Scraper::series).unwrap_or_default();
     let mut results = build(&scenario, &recorder, &meta, elapsed, status, server_series)?;
+    results.generator = generator;
     if matches!(results.status, RunStatus::Completed) && nothing_answered(&results) {
         let sample = results
             .overall()
@@ -293,7 +298,7 @@ async fn watch(
     done: Arc<AtomicBool>,
     meta: Meta,
     server: Option<Scraper>,
-) -> Option<String> {
+) -> Watched {
     let stages = recorder.plan().stages.len();
     let window = crate::reachability::window(recorder.plan().duration);
     let mut reachability = crate::reachability::Reachability::new(window);
@@ -305,6 +310,7 @@ async fn watch(
     while !recorder.has_begun() && !done.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let mut monitor = crate::health::Monitor::start(recorder.start());
     let mut interval = tokio::time::interval_at(
         tokio::time::Instant::from_std(recorder.start()) + Duration::from_secs(1),
         Duration::from_secs(1),
@@ -316,6 +322,7 @@ async fn watch(
             break;
         }
         let live = recorder.tick();
+        monitor.sample();
         progress.update(&live);
         if unreachable.is_none()
             && let Some(since) = reachability.observe(live.elapsed, live.answered, live.unanswered)
@@ -357,7 +364,20 @@ async fn watch(
         }
     }
     progress.finish();
-    unreachable
+    // The last, partial second.
+    monitor.sample();
+    Watched {
+        unreachable,
+        generator: monitor.finish(),
+    }
+}
+
+/// What the watcher saw besides the recorder's numbers.
+struct Watched {
+    /// Why the load was stopped for a target that stopped answering.
+    unreachable: Option<String>,
+    /// The generator's own health over the run.
+    generator: GeneratorHealth,
 }
 
 fn build(
@@ -391,6 +411,7 @@ fn build(
         arrivals: snap.arrivals,
         slas: Vec::new(),
         server_metrics,
+        generator: None,
         shards: 1,
         shard: meta.shard,
         merged_from: Vec::new(),

@@ -77,6 +77,10 @@ pub struct StepMeasurement {
     pub elapsed_s: f64,
     /// The step's full results (histograms, errors), when it came from a run.
     pub results: Option<Box<RunResults>>,
+    /// Why the generator, not the target, limited this step (its latency and throughput are
+    /// the generator's); `None` when it did not, or was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_bound: Option<String>,
 }
 
 impl StepMeasurement {
@@ -120,6 +124,11 @@ impl StepMeasurement {
             requests,
             slas: results.slas.clone(),
             elapsed_s,
+            generator_bound: results
+                .generator
+                .as_ref()
+                .filter(|g| g.bound)
+                .map(|g| g.reasons.join("; ")),
             results: Some(Box::new(results)),
         }
     }

@@ -185,6 +185,7 @@ pub fn steps_from_csv(
             slas,
             elapsed_s: 0.0,
             results: None,
+            generator_bound: None,
         };
         steps.push(StepRecord {
             index,

@@ -215,6 +215,14 @@ pub enum StopReason {
         /// The load cap.
         max_load: f64,
     },
+    /// The generator, not the target, limited this step: its numbers are the generator's, so
+    /// no knee is reported from it or beyond.
+    GeneratorBound {
+        /// Step.
+        step: usize,
+        /// Why (CPU saturated, scheduling lag).
+        why: String,
+    },
     /// A step failed; earlier steps are kept.
     StepFailed {
         /// Step.
@@ -256,6 +264,10 @@ impl StopReason {
             Self::LoadCap { max_load } => {
                 format!("the next step would exceed the load cap {max_load}")
             }
+            Self::GeneratorBound { step, why } => format!(
+                "step {step} was generator-bound ({why}): kneepoint, not the target, was \
+                 the limit; give it more CPU or run it on another machine"
+            ),
             Self::StepFailed { step, message } => format!("step {step} failed: {message}"),
             Self::Interrupted { step } => {
                 format!("interrupted during step {step} (that step is not kept)")
@@ -394,6 +406,7 @@ where
         };
         let rps = measured.throughput_rps;
         let error_rate = measured.error_rate;
+        let bound = measured.generator_bound.clone();
         let worst = measured
             .slas
             .iter()
@@ -417,7 +430,12 @@ where
         let next = opts.next_load(load);
         #[allow(clippy::cast_possible_truncation)] // step counts are tiny
         let steps_run = (index + 1) as u32;
-        report.stop = if error_rate > opts.max_error_rate {
+        report.stop = if let Some(reason) = bound {
+            Some(StopReason::GeneratorBound {
+                step: index,
+                why: reason,
+            })
+        } else if error_rate > opts.max_error_rate {
             Some(StopReason::ErrorGuard {
                 step: index,
                 error_rate,
@@ -446,7 +464,14 @@ where
         } else {
             None
         };
-        report.analysis = super::analyze(&report.steps, opts.model, &opts.analysis);
+        // A generator-bound step measured the generator: the knee comes from the steps before.
+        let measured_target: Vec<StepRecord> = report
+            .steps
+            .iter()
+            .filter(|s| s.measured.generator_bound.is_none())
+            .cloned()
+            .collect();
+        report.analysis = super::analyze(&measured_target, opts.model, &opts.analysis);
         on_step(&report).map_err(|source| SearchError::Save {
             step: index,
             source,

@@ -85,6 +85,7 @@ impl StepRunner for Simulated {
             slas,
             elapsed_s: (step.warmup + step.hold).as_secs_f64(),
             results: None,
+            generator_bound: None,
         })
     }
 }
@@ -284,6 +285,7 @@ fn little_flags_a_saturated_generator() {
             slas: Vec::new(),
             elapsed_s: 10.0,
             results: None,
+            generator_bound: None,
         },
     }];
     let a = analyze(&steps, SearchModel::Closed, &AnalysisOptions::default());
@@ -385,6 +387,7 @@ fn measurement_from_run_results_uses_the_overall_scope() {
             abort: false,
         }],
         server_metrics: Vec::new(),
+        generator: None,
         shards: 1,
         shard: None,
         merged_from: Vec::new(),
@@ -405,4 +408,45 @@ fn measurement_from_run_results_uses_the_overall_scope() {
     assert!(m.results.is_some());
     let excess = breach_excess(&m.slas[0]).expect("breached");
     assert!((excess - 5.0 / 35.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_generator_bound_step_ends_the_search_and_gives_no_knee_of_its_own() {
+    /// The simulated target, except that steps from load 8 on are generator-bound.
+    struct Bound(Simulated);
+    impl StepRunner for Bound {
+        fn run_step(&mut self, step: &StepSpec) -> Result<StepMeasurement, StepError> {
+            let mut m = self.0.run_step(step)?;
+            if step.load >= 8.0 {
+                m.generator_bound = Some("CPU at ≥ 90 % of 2 cores in 4 of 5 s".into());
+            }
+            Ok(m)
+        }
+    }
+    let mut runner = Bound(Simulated::new(None));
+    let report = search(&mut runner, &options(), "sim", |_| Ok(())).expect("search");
+    let last = report.steps.last().expect("steps");
+    assert!(last.load >= 8.0, "the bound step is kept: {}", last.load);
+    match &report.stop {
+        Some(StopReason::GeneratorBound { step, why }) => {
+            assert_eq!(*step, last.index);
+            assert!(why.contains("CPU"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = report
+        .stop
+        .as_ref()
+        .map(StopReason::describe)
+        .unwrap_or_default();
+    assert!(text.contains("generator-bound"), "{text}");
+    // The analysis saw only the steps that measured the target.
+    let analysed: Vec<f64> = report.analysis.little.iter().map(|l| l.users).collect();
+    assert!(
+        !analysed.is_empty() && analysed.iter().all(|&u| u < 8.0),
+        "{analysed:?}"
+    );
+    if let Some(knee) = &report.analysis.knee {
+        assert!(knee.load < 8.0, "{knee:?}");
+    }
 }

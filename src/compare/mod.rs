@@ -737,6 +737,15 @@ fn warnings(baseline: &RunResults, candidate: &RunResults) -> Vec<String> {
             ));
         }
     }
+    for (side, r) in [(Side::Baseline, baseline), (Side::Candidate, candidate)] {
+        if let Some(g) = r.generator.as_ref().filter(|g| g.bound) {
+            out.push(format!(
+                "the {side} run was generator-bound ({}): its latencies include the generator's \
+                 own queueing, so differences may be the generator's, not the target's",
+                g.reasons.join("; ")
+            ));
+        }
+    }
     let (db, dc) = (baseline.duration_s, candidate.duration_s);
     if db > 0.0 && dc > 0.0 && (db / dc - 1.0).abs() > 0.1 {
         out.push(format!(

@@ -201,6 +201,7 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
         arrivals: None,
         slas: Vec::new(),
         server_metrics: Vec::new(),
+        generator: None,
         shards: 1,
         shard: None,
         merged_from: Vec::new(),

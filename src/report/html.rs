@@ -1510,6 +1510,7 @@ mod tests {
                     .map(|i| (f64::from(i * 5), 0.8 + f64::from(i % 10) / 100.0))
                     .collect(),
             }],
+            generator: None,
             shards: 1,
             shard: None,
             merged_from: Vec::new(),

@@ -794,6 +794,7 @@ pub(crate) mod fixtures {
             arrivals: spec.arrivals.clone(),
             slas: Vec::new(),
             server_metrics: Vec::new(),
+            generator: None,
             shards: 1,
             shard: None,
             merged_from: Vec::new(),

@@ -7,7 +7,9 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{LatencySummary, RunResults, RunStatus, ScopeKind, ScopeResults};
+use crate::results::{
+    GeneratorHealth, LatencySummary, RunResults, RunStatus, ScopeKind, ScopeResults,
+};
 use crate::sla::format_value;
 
 const NAME_WIDTH: usize = 26;
@@ -134,6 +136,11 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
             )
         );
     }
+    if let Some(g) = &run.generator {
+        let line = generator_line(g);
+        let line = if g.bound { paint(YELLOW, &line) } else { line };
+        let _ = writeln!(out, "{line}");
+    }
     let failed = run.slas.iter().filter(|v| !v.passed).count();
     // A run that failed or was interrupted is never "passed", whatever its partial SLAs say.
     let verdict = match (&run.status, failed, run.slas.len()) {
@@ -160,6 +167,27 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
     };
     let _ = writeln!(out, "{verdict}");
     out
+}
+
+/// The generator's own health in one line; a generator-bound run says so first, with why.
+fn generator_line(g: &GeneratorHealth) -> String {
+    let cpu = g.cpu_mean.map_or_else(
+        || "CPU unknown".to_owned(),
+        |c| format!("CPU {:.0} % of {} cores", c * 100.0, g.cores),
+    );
+    let figures = format!(
+        "{cpu}, scheduling lag p99 {:.1} ms (max {:.1} ms)",
+        g.lag_p99_us as f64 / 1000.0,
+        g.lag_max_us as f64 / 1000.0
+    );
+    if g.bound {
+        format!(
+            "GENERATOR-BOUND: {} — latencies include kneepoint's own queueing ({figures})",
+            g.reasons.join("; ")
+        )
+    } else {
+        format!("generator: {figures}")
+    }
 }
 
 fn scope_row(scope: &ScopeResults) -> String {
