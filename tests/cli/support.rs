@@ -171,7 +171,7 @@ impl Kneepoint {
         let dir = self.dir.path().to_owned();
         let args = self.args.clone();
         let output: Output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_kneepoint"))
+            std::process::Command::new(binary())
                 .args(&args)
                 .current_dir(&dir)
                 .output()
@@ -187,6 +187,15 @@ impl Kneepoint {
             _dir: self.dir,
         }
     }
+}
+
+/// The `kneepoint` under test: `KNEEPOINT_BIN` when set (`ci/test.sh` builds the release binary
+/// and points here, so the timing tests measure the engine as users run it), else the test
+/// profile's build.
+pub fn binary() -> PathBuf {
+    std::env::var_os("KNEEPOINT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kneepoint")))
 }
 
 impl Finished {

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{
-    Finished, Kneepoint, Target, closed_scenario, freezing_target, freezing_target_at, target,
-};
+use super::support::{Finished, Kneepoint, Target, freezing_target, freezing_target_at, target};
 
 /// An open-model scenario: `rate` arrivals per second for `duration`, each one GET of `path`
 /// (transaction `t`, request `r`); `load` adds lines to `[load]`.
@@ -114,13 +112,34 @@ fn arrivals(run: &Finished) -> Arrivals {
     }
 }
 
-/// The send-time p99 of `path` with nothing else going on: one closed-model user, 200 iterations
-/// (the closed model with one user is known to time its requests right).
-async fn closed_p99(t: &Target, path: &str) -> u64 {
-    let run = run(&closed_scenario("truth", &t.url, path, 1, 200, "")).await;
+/// The send-time p99 of `path` in a closed run at about the same pace as an open run at `rate`:
+/// enough users for the arrivals in flight (rate × ~3 ms, at least one), each thinking
+/// users/rate between requests, for 5 s. The same pace matters: between paced requests threads
+/// sleep and wake, which a back-to-back loop never does, and that shows in the path's own tail.
+async fn closed_p99(t: &Target, path: &str, rate: u32) -> u64 {
+    let users = (rate * 3).div_ceil(1000).max(1);
+    let think_us = u64::from(users) * 1_000_000 / u64::from(rate);
+    let scenario = format!(
+        r#"
+name = "truth"
+[target]
+base_url = "{}"
+[load]
+users = {users}
+duration = "5s"
+think_time = "{think_us}us"
+[[transaction]]
+name = "t"
+[[transaction.request]]
+name = "r"
+path = "{path}"
+"#,
+        t.url
+    );
+    let run = run(&scenario).await;
     // A closed run has no intended-start histogram: read the send-time summary alone.
     let sent = latency(&run.scope("overall")["stats"]["latency_us"], "latency_us");
-    println!("closed reference, {path}: {sent:?}");
+    println!("closed reference at {rate}/s, {path}: {sent:?}");
     sent.p99
 }
 
@@ -128,7 +147,7 @@ async fn closed_p99(t: &Target, path: &str) -> u64 {
 /// the corrected latency is the path's own.
 async fn on_time_from_a_standing_start(rate: u32) {
     let t = target().await;
-    let reference = closed_p99(&t, "/delay/1").await;
+    let reference = closed_p99(&t, "/delay/1", rate).await;
     let run = run(&open(&t.url, "/delay/1", rate, "5s", "")).await;
     let a = arrivals(&run);
     let o = overall(&run);
@@ -162,13 +181,6 @@ async fn on_time_from_a_standing_start(rate: u32) {
         o.corrected.p99.abs_diff(reference) <= tolerance,
         "corrected p99 {} µs vs closed reference p99 {reference} µs: off by more than \
          {tolerance} µs; {a:?}; {o:?}",
-        o.corrected.p99
-    );
-    // Absolute: a 1–2 ms path has no business with a 5 ms p99.
-    assert!(
-        o.corrected.p99 < 5_000,
-        "corrected p99 {} µs ≥ 5 ms on a 1 ms path (closed reference p99 {reference} µs); \
-         {a:?}; {o:?}",
         o.corrected.p99
     );
 }
