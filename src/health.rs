@@ -11,12 +11,22 @@
 //!   polled, so this lag is added to measured latency. Tokio's timer rounds a deadline up to its
 //!   1 ms tick, so even an idle runtime reads 1–1.5 ms; the thresholds sit well above that floor.
 //! - **Sockets**: entries of `/proc/self/fd` that are sockets (`None` off Linux).
+//! - **Run-queue wait**: time this process's threads were ready but waited for a CPU
+//!   (`/proc/self/task/*/schedstat`), per second of wall time; and how busy the host's CPUs were
+//!   (`/proc/stat`). A generator sharing a host with its target rarely reaches 90 % of the cores
+//!   itself, but when the host is saturated its threads queue for a CPU, and that wait sits
+//!   inside every timing it takes.
 //!
 //! The rule ([`judge`]) skips the first second (users start, connections open: start-up work,
 //! not steady load) and calls the run *generator-bound* when any of these holds:
 //! - CPU ≥ [`CPU_BUSY`] of the available cores in at least [`BAD_SHARE`] of the measured seconds
 //!   (and at least [`MIN_BAD_SECONDS`]): a generator at its cores' limit queues its own work, even
 //!   when tokio's fair scheduling keeps the probe's lag low;
+//! - the host's CPUs are ≥ [`HOST_BUSY`] busy and this process's threads wait ≥ [`WAIT_LIMIT`]
+//!   of a second for a CPU, in that many seconds (measured, release build, 2 shared cores, an
+//!   axum hello-world target on the same host: 50 closed users without think time read host
+//!   93–96 % busy and 0.44–0.60 s of wait a second — flagged; 50 users thinking 10 ms, 4 100
+//!   req/s, read 21–25 % and 0.17–0.20 s; 2 users, 300 req/s, 4–8 % and 0.03–0.05 s);
 //! - the probe's per-second p99 lag exceeds [`LAG_P99_LIMIT`] in that many seconds: ready tasks
 //!   (responses to time, arrivals to start) waited that long; 5 ms is also the open model's
 //!   lateness tolerance (`driver::open::LATE_AFTER`);
@@ -38,8 +48,8 @@
 //! | four + two 5 ms blockers, machine loaded   | 0.49  | 10.9–14.7 ms | 14.8 ms  |
 //!
 //! On a machine shared with other processes the generator cannot reach 90 % of its cores: the
-//! lag rule carries the verdict there, and the lag it sees is real delay in the results, so a
-//! machine loaded enough that even idle wake-ups run 5 ms late is rightly reported.
+//! host and lag rules carry the verdict there, and the delay they see is real delay in the
+//! results, so a machine loaded enough that even idle wake-ups run 5 ms late is rightly reported.
 //!
 //! Invariant: measuring never fails a run; what cannot be read is `None`.
 
@@ -59,6 +69,11 @@ pub(crate) const CPU_BUSY: f64 = 0.90;
 pub(crate) const LAG_P99_LIMIT: Duration = Duration::from_millis(5);
 /// Whole-run worst lag above which the run is bound, however brief.
 pub(crate) const STALL_LIMIT: Duration = Duration::from_millis(50);
+/// Run-queue wait (fraction of a second, summed over threads) from which a second counts as
+/// starved.
+pub(crate) const WAIT_LIMIT: f64 = 0.10;
+/// Host CPU busy fraction from which, with [`WAIT_LIMIT`], a second counts as starved.
+pub(crate) const HOST_BUSY: f64 = 0.90;
 /// Share of measured seconds that must be saturated or late.
 pub(crate) const BAD_SHARE: f64 = 0.20;
 /// Fewest saturated or late seconds that make a run bound.
@@ -85,6 +100,8 @@ pub(crate) struct Monitor {
     task: Option<tokio::task::AbortHandle>,
     last: Instant,
     last_cpu: Option<Duration>,
+    last_wait: Option<Duration>,
+    last_host: Option<HostTicks>,
     run_lag: Histogram<u64>,
     run_max: u64,
     series: Vec<HealthSecond>,
@@ -109,6 +126,8 @@ impl Monitor {
             last: start,
             // CPU spent before `start` (parsing, stack start-up) is not the run's.
             last_cpu: process_cpu(),
+            last_wait: run_queue_wait(),
+            last_host: host_ticks(),
             run_lag: new_histogram(),
             run_max: 0,
             series: Vec::new(),
@@ -119,6 +138,19 @@ impl Monitor {
     pub(crate) fn sample(&mut self) -> HealthSecond {
         let now = Instant::now();
         let cpu_now = process_cpu();
+        let wait_now = run_queue_wait();
+        let host_now = host_ticks();
+        let host_busy = match (self.last_host, host_now) {
+            (Some(a), Some(b)) => b.busy_since(a),
+            _ => None,
+        };
+        let wall = now.saturating_duration_since(self.last);
+        let wait = match (self.last_wait, wait_now) {
+            (Some(a), Some(b)) if wall >= Duration::from_millis(100) => {
+                Some(b.saturating_sub(a).as_secs_f64() / wall.as_secs_f64())
+            }
+            _ => None,
+        };
         let cpu = match (self.last_cpu, cpu_now) {
             (Some(a), Some(b)) => cpu_fraction(
                 b.saturating_sub(a),
@@ -153,10 +185,14 @@ impl Monitor {
             lag_p99_us,
             lag_max_us,
             connections: open_sockets(),
+            wait,
+            host_busy,
         };
         self.series.push(sample);
         self.last = now;
         self.last_cpu = cpu_now;
+        self.last_wait = wait_now;
+        self.last_host = host_now;
         sample
     }
 
@@ -231,6 +267,22 @@ pub(crate) fn judge(series: &[HealthSecond], cores: usize) -> (bool, Vec<String>
             if cores == 1 { "core" } else { "cores" },
         ));
     }
+    let starved: Vec<&HealthSecond> = seconds
+        .iter()
+        .filter(|s| {
+            s.host_busy.is_some_and(|b| b >= HOST_BUSY) && s.wait.is_some_and(|w| w >= WAIT_LIMIT)
+        })
+        .collect();
+    if starved.len() >= needed {
+        let wait = starved.iter().filter_map(|s| s.wait).sum::<f64>() / starved.len() as f64;
+        reasons.push(format!(
+            "host CPUs ≥ {:.0} % busy in {} of {n} s, kneepoint's threads waiting {:.0} ms a \
+             second for a CPU: that wait is inside every timing",
+            HOST_BUSY * 100.0,
+            starved.len(),
+            wait * 1000.0
+        ));
+    }
     let limit = micros(LAG_P99_LIMIT);
     let late = seconds.iter().filter(|s| s.lag_p99_us > limit).count();
     if late >= needed {
@@ -275,6 +327,69 @@ fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     utime.checked_add(stime)
+}
+
+/// Time this process's threads have spent ready to run but waiting for a CPU (the second field
+/// of each `/proc/self/task/*/schedstat`, ns), summed. A thread that ended takes its share
+/// along; the sum only ever drops then, and a drop reads as no wait.
+fn run_queue_wait() -> Option<Duration> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let ns: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|text| parse_schedstat_wait(&text))
+        .sum();
+    Some(Duration::from_nanos(ns))
+}
+
+/// The host's CPU time counters (`/proc/stat`, first line), in clock ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HostTicks {
+    busy: u64,
+    total: u64,
+}
+
+impl HostTicks {
+    /// Busy share of the host's CPU time between `earlier` and `self`.
+    fn busy_since(self, earlier: Self) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let busy = self.busy.checked_sub(earlier.busy)?;
+        (total > 0).then(|| busy as f64 / total as f64)
+    }
+}
+
+fn host_ticks() -> Option<HostTicks> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// `cpu  user nice system idle iowait irq softirq steal …`: busy is everything but idle and
+/// iowait.
+fn parse_proc_stat(text: &str) -> Option<HostTicks> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some(HostTicks {
+        busy: total.checked_sub(idle)?,
+        total,
+    })
+}
+
+/// The run-queue wait (second field, ns) of a `schedstat` line: `run_ns wait_ns slices`.
+fn parse_schedstat_wait(text: &str) -> Option<u64> {
+    text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 /// Open sockets of this process (listeners and both ends of in-process connections included).
@@ -326,6 +441,8 @@ mod tests {
                 lag_p99_us: 1_200,
                 lag_max_us: 2_000,
                 connections: Some(10),
+                wait: Some(0.04),
+                host_busy: Some(0.25),
             })
             .collect()
     }
@@ -379,6 +496,48 @@ mod tests {
             x.lag_p99_us = 5_000;
         }
         check(&s, &[]);
+    }
+
+    #[test]
+    fn a_saturated_host_binds_when_kneepoint_waits_for_a_cpu() {
+        // Measured: 50 closed users on a hello-world target sharing 2 cores read host 93–96 %
+        // busy and 0.44–0.60 s of run-queue wait a second; at 4 000 req/s, 21–25 % and 0.2.
+        let mut s = clean(10);
+        for x in &mut s[1..9] {
+            x.host_busy = Some(0.95);
+            x.wait = Some(0.5);
+        }
+        check(&s, &["host CPUs"]);
+        // A busy host whose CPUs kneepoint does not wait for, or waiting on an idle host: no.
+        for x in &mut s[1..9] {
+            x.wait = Some(0.05);
+        }
+        check(&s, &[]);
+        for x in &mut s[1..9] {
+            x.host_busy = Some(0.5);
+            x.wait = Some(0.5);
+        }
+        check(&s, &[]);
+    }
+
+    #[test]
+    fn parses_host_ticks_and_run_queue_wait() {
+        let stat = "cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 50 2 25 400 10 1 1 5 0 0\n";
+        let t = parse_proc_stat(stat).expect("parses");
+        assert_eq!(
+            t,
+            HostTicks {
+                busy: 170,
+                total: 990
+            }
+        );
+        let later = HostTicks {
+            busy: 260,
+            total: 1090,
+        };
+        assert_eq!(later.busy_since(t), Some(0.9));
+        assert_eq!(parse_schedstat_wait("123456 7890 12\n"), Some(7890));
+        assert_eq!(parse_schedstat_wait("garbage"), None);
     }
 
     #[test]

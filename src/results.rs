@@ -374,6 +374,15 @@ pub struct HealthSecond {
     pub lag_max_us: u64,
     /// Sockets open at the end of the second; `None` where they cannot be counted.
     pub connections: Option<u64>,
+    /// Time the process's threads spent ready to run but waiting for a CPU in this second, as a
+    /// fraction of the second (summed over threads, so it can exceed 1); `None` where it
+    /// cannot be read. On a shared host this is the generator's own delay, inside every timing.
+    #[serde(default)]
+    pub wait: Option<f64>,
+    /// How busy the host's CPUs were in this second (all processes, 0–1); `None` where it
+    /// cannot be read.
+    #[serde(default)]
+    pub host_busy: Option<f64>,
 }
 
 /// The whole run's verdict on the generator.

@@ -149,6 +149,7 @@ struct Page {
     intended_rows: Vec<IntendedRow>,
     server: Vec<Chart>,
     server_note: Option<String>,
+    generator: Option<GeneratorSection>,
     problems: Vec<String>,
     run_id: String,
     schema_version: u32,
@@ -335,6 +336,7 @@ impl Page {
         let (arrivals, arrivals_chart) = arrivals(run, &samples, x_max)?;
         let (intended_chart, intended_rows) = intended(run, &mut problems)?;
         let (server, server_note) = server_charts(run, &stage_marks, x_max)?;
+        let generator = generator_section(run, &stage_marks, x_max)?;
         // Several charts read the same histogram; say once that it is corrupt.
         problems.sort();
         problems.dedup();
@@ -372,6 +374,7 @@ impl Page {
             intended_rows,
             server,
             server_note,
+            generator,
             problems,
             run_id: run.run_id.clone(),
             schema_version: run.schema_version,
@@ -1222,6 +1225,127 @@ fn intended(
         )),
         rows,
     ))
+}
+
+/// The generator's own health: the verdict, its figures and a chart of CPU, run-queue wait and
+/// host load per second, and one of the runtime's scheduling lag.
+#[derive(Debug, Serialize)]
+struct GeneratorSection {
+    bound: bool,
+    headline: String,
+    reasons: Vec<String>,
+    charts: Vec<Chart>,
+}
+
+fn generator_section(
+    run: &RunResults,
+    stages: &[(f64, String)],
+    x_max: f64,
+) -> Result<Option<GeneratorSection>, HtmlError> {
+    let Some(g) = &run.generator else {
+        return Ok(None);
+    };
+    let at = |s: &crate::results::HealthSecond| f64::from(s.t) + 0.5;
+    let share =
+        |label: &str, i: usize, f: &dyn Fn(&crate::results::HealthSecond) -> Option<f64>| Line {
+            label: label.to_owned(),
+            color: PALETTE[i % PALETTE.len()],
+            points: g
+                .series
+                .iter()
+                .filter_map(|s| Some((at(s), f(s)?)))
+                .collect(),
+        };
+    let load_lines = [
+        share("kneepoint CPU (of its cores)", 0, &|s| s.cpu),
+        share("host CPUs busy", 1, &|s| s.host_busy),
+        share("kneepoint's threads waiting for a CPU (s per s)", 2, &|s| {
+            s.wait
+        }),
+    ];
+    let load_lines: Vec<Line> = load_lines
+        .into_iter()
+        .filter(|l| !l.points.is_empty())
+        .collect();
+    let mut charts = Vec::new();
+    if !load_lines.is_empty() {
+        let title = "Generator: CPU and waiting for a CPU";
+        let svg = plot::time_chart(&TimeChart {
+            title,
+            y_desc: "share",
+            y_unit: plot::YUnit::Ratio,
+            lines: &load_lines,
+            stages,
+            x_max,
+        })?;
+        charts.push(chart(
+            "generator-cpu",
+            title,
+            "kneepoint's own CPU over the cores it may use, how busy the host's CPUs were, and \
+             how long kneepoint's threads were ready but waited for a CPU, each second."
+                .into(),
+            svg,
+            &load_lines,
+        ));
+    }
+    let lag_lines = [
+        Line {
+            label: "scheduling lag p99".into(),
+            color: PALETTE[0],
+            points: g
+                .series
+                .iter()
+                .map(|s| (at(s), s.lag_p99_us as f64))
+                .collect(),
+        },
+        Line {
+            label: "scheduling lag max".into(),
+            color: PALETTE[3 % PALETTE.len()],
+            points: g
+                .series
+                .iter()
+                .map(|s| (at(s), s.lag_max_us as f64))
+                .collect(),
+        },
+    ];
+    let title = "Generator: scheduling lag";
+    let svg = plot::time_chart(&TimeChart {
+        title,
+        y_desc: "lag",
+        y_unit: plot::YUnit::Micros,
+        lines: &lag_lines,
+        stages,
+        x_max,
+    })?;
+    charts.push(chart(
+        "generator-lag",
+        title,
+        "How late kneepoint's runtime woke a probe task that sleeps 5 ms at a time: a response \
+         waits as long to be timed. Tokio's 1 ms timer puts a floor of about 1–1.5 ms under it."
+            .into(),
+        svg,
+        &lag_lines,
+    ));
+    let cpu = g.cpu_mean.map_or_else(
+        || "CPU unknown".to_owned(),
+        |c| format!("CPU {}", fmt_ratio(c)),
+    );
+    let figures = format!(
+        "{cpu} of {} cores, scheduling lag p99 {} (max {})",
+        g.cores,
+        fmt_us(g.lag_p99_us as f64),
+        fmt_us(g.lag_max_us as f64)
+    );
+    Ok(Some(GeneratorSection {
+        bound: g.bound,
+        headline: if g.bound {
+            format!("Generator-bound: kneepoint, not only the target, limited this run ({figures})")
+        } else {
+            format!("The generator kept up: {figures}")
+        },
+        reasons: g.reasons.clone(),
+        charts,
+    }))
 }
 
 fn server_charts(

@@ -250,3 +250,56 @@ path = "/delay/1"
         "{requests} requests in the first second: {first}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturating_closed_run_flags_itself_generator_bound_and_a_paced_one_does_not() {
+    let t = target().await;
+    let run_with = |users: u32, think: &str| {
+        format!(
+            r#"
+name = "health"
+[target]
+base_url = "{}"
+[load]
+users = {users}
+duration = "4s"
+{think}
+[[transaction]]
+name = "t"
+[[transaction.request]]
+path = "/status/200"
+"#,
+            t.url
+        )
+    };
+    // 50 users back to back on a target sharing this machine's cores: the host saturates and
+    // kneepoint's threads queue for a CPU.
+    let hot = Kneepoint::new()
+        .file("s.toml", &run_with(50, ""))
+        .args(&["run", "s.toml", "--out", "out"])
+        .run()
+        .await;
+    hot.expect_code(0);
+    let g = &hot.results()["generator"];
+    assert_eq!(g["bound"], true, "{g}");
+    assert!(
+        g["reasons"].to_string().contains("host CPUs"),
+        "{}",
+        g["reasons"]
+    );
+    assert!(hot.stdout.contains("GENERATOR-BOUND"), "{}", hot.stdout);
+    let html = std::fs::read_to_string(hot.out.join("report.html")).expect("report");
+    assert!(html.contains("Generator-bound"), "the report says so");
+    // 2 users thinking 20 ms: about 100 requests a second, nothing near saturation.
+    let calm = Kneepoint::new()
+        .file("s.toml", &run_with(2, "think_time = \"20ms\""))
+        .args(&["run", "s.toml", "--out", "out"])
+        .run()
+        .await;
+    calm.expect_code(0);
+    let g = &calm.results()["generator"];
+    assert_eq!(g["bound"], false, "{g}");
+    assert!(calm.stdout.contains("generator: CPU"), "{}", calm.stdout);
+    let series = g["series"].as_array().expect("series");
+    assert!(series.len() >= 4, "a sample per second: {g}");
+}
