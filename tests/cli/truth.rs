@@ -173,15 +173,21 @@ async fn on_time_from_a_standing_start(rate: u32) {
         a.late,
         a.scheduled
     );
-    // On time, the corrected p99 is the path's own p99 (the closed reference). Tolerance 1 ms:
-    // one tokio timer tick (the 1 ms sleep may round up to the next tick) plus loopback jitter;
-    // 0.1 %: the histograms' 3 significant digits.
+    // On time, the corrected p99 is the path's own p99 (the closed reference) at most: the
+    // correction adds the arrivals' lag and nothing else. Tolerance 1 ms: the lag a woken
+    // thread may take on a shared 2-core machine plus loopback jitter; 0.1 %: the histograms'
+    // 3 significant digits. One-sided: the open run may well be calmer than the reference.
     let tolerance = 1_000 + reference / 1_000;
     assert!(
-        o.corrected.p99.abs_diff(reference) <= tolerance,
-        "corrected p99 {} µs vs closed reference p99 {reference} µs: off by more than \
-         {tolerance} µs; {a:?}; {o:?}",
+        o.corrected.p99 <= reference + tolerance,
+        "corrected p99 {} µs vs closed reference p99 {reference} µs: more than {tolerance} µs \
+         above; {a:?}; {o:?}",
         o.corrected.p99
+    );
+    // And no faster than the path can be: it sleeps 1 ms.
+    assert!(
+        o.corrected.p50 >= 1_000 && o.sent.p50 >= 1_000,
+        "faster than a 1 ms path: {o:?}"
     );
 }
 
@@ -193,6 +199,14 @@ async fn open_model_on_time_from_a_standing_start_at_100_per_s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_on_time_from_a_standing_start_at_1000_per_s() {
     on_time_from_a_standing_start(1000).await;
+}
+
+/// The highest rate sustained here. `ci/bench-open.sh` (release target) measures 5 000/s on
+/// time (0 late, corrected p99 within 0.5 ms of oha's) and 10 000/s about 1 % late; this test's
+/// target is the test binary's own, unoptimised, on the same 2 cores, which halves that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_on_time_from_a_standing_start_at_the_highest_sustained_rate() {
+    on_time_from_a_standing_start(2500).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
