@@ -622,6 +622,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn version_1_files_are_read_without_the_failed_histograms() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results/sample.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("json");
+        v["schema_version"] = 1.into();
+        for scope in v["scopes"].as_array_mut().expect("scopes") {
+            let scope = scope.as_object_mut().expect("scope");
+            scope.remove("failed_histogram");
+            scope["stats"]
+                .as_object_mut()
+                .expect("stats")
+                .remove("failed_latency_us");
+        }
+        v.as_object_mut().expect("run").remove("generator");
+        let old = RunResults::from_json(&path, &v.to_string()).expect("version 1 reads");
+        assert!(old.scopes.iter().all(|s| s.failed_histogram.is_none()));
+        v["schema_version"] = 3.into();
+        let err = RunResults::from_json(&path, &v.to_string()).expect_err("future version");
+        assert!(err.to_string().contains("reads versions 1 to 2"), "{err}");
+    }
+
+    #[test]
     fn histogram_round_trips_exactly() {
         let mut h = new_histogram();
         for us in [1, 20_000, 20_013, 1_000_000, 59_000_000] {

@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(err.exit_code(), std::process::ExitCode::from(2));
         let text = err.report().to_string();
         assert!(text.contains("schema_version 0"), "{text}");
-        assert!(text.contains("reads version 1"), "{text}");
+        assert!(text.contains("reads versions 1 to 2"), "{text}");
         assert!(!dir.path().join("report.html").exists());
     }
 

@@ -633,3 +633,31 @@ fn the_absolute_floor_is_stored_in_microseconds() {
     );
     assert_eq!(format_min_latency_change(Duration::ZERO), "none");
 }
+
+#[test]
+fn a_generator_bound_side_is_named_in_the_warnings() {
+    let spec = Spec::default();
+    let (a, mut b) = pair(&spec, &spec, 7);
+    let clean = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    assert!(
+        !clean.warnings.iter().any(|w| w.contains("generator-bound")),
+        "{:?}",
+        clean.warnings
+    );
+    b.generator = Some(crate::results::GeneratorHealth {
+        cores: 2,
+        bound: true,
+        reasons: vec!["host CPUs ≥ 90 % busy in 7 of 8 s".into()],
+        cpu_mean: Some(0.66),
+        lag_p99_us: 3_000,
+        lag_max_us: 18_000,
+        series: Vec::new(),
+    });
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let w = c
+        .warnings
+        .iter()
+        .find(|w| w.contains("generator-bound"))
+        .unwrap_or_else(|| panic!("{:?}", c.warnings));
+    assert!(w.contains("candidate") && w.contains("host CPUs"), "{w}");
+}

@@ -1259,9 +1259,11 @@ fn generator_section(
     let load_lines = [
         share("kneepoint CPU (of its cores)", 0, &|s| s.cpu),
         share("host CPUs busy", 1, &|s| s.host_busy),
-        share("kneepoint's threads waiting for a CPU (s per s)", 2, &|s| {
-            s.wait
-        }),
+        share(
+            "kneepoint's threads waiting for a CPU (100 % = 1 s a second)",
+            2,
+            &|s| s.wait,
+        ),
     ];
     let load_lines: Vec<Line> = load_lines
         .into_iter()

@@ -24,7 +24,8 @@ fn shard(shift: i64, status: serde_json::Value, breach: bool) -> String {
     if !breach {
         let slas = v["slas"].as_array_mut().expect("slas");
         slas.retain(|s| s["passed"] == true);
-        assert_eq!(slas.len(), 2, "the sample passes two SLAs");
+        // p95, p99.9 (its 5 s timeouts are failures, timed apart) and throughput.
+        assert_eq!(slas.len(), 3, "the sample passes three SLAs");
     }
     v.to_string()
 }
