@@ -1269,65 +1269,48 @@ fn generator_section(
         .into_iter()
         .filter(|l| !l.points.is_empty())
         .collect();
-    let mut charts = Vec::new();
-    if !load_lines.is_empty() {
-        let title = "Generator: CPU and waiting for a CPU";
+    // One time chart of `lines`, y shown as `y_unit`.
+    let time = |id: &str, title: &str, caption: &str, y_desc: &str, y_unit, lines: &[Line]| {
         let svg = plot::time_chart(&TimeChart {
             title,
-            y_desc: "share",
-            y_unit: plot::YUnit::Ratio,
-            lines: &load_lines,
+            y_desc,
+            y_unit,
+            lines,
             stages,
             x_max,
         })?;
-        charts.push(chart(
+        Ok::<Chart, HtmlError>(chart(id, title, caption.to_owned(), svg, lines))
+    };
+    let mut charts = Vec::new();
+    if !load_lines.is_empty() {
+        charts.push(time(
             "generator-cpu",
-            title,
+            "Generator: CPU and waiting for a CPU",
             "kneepoint's own CPU over the cores it may use, how busy the host's CPUs were, and \
-             how long kneepoint's threads were ready but waited for a CPU, each second."
-                .into(),
-            svg,
+             how long kneepoint's threads were ready but waited for a CPU, each second.",
+            "share",
+            plot::YUnit::Ratio,
             &load_lines,
-        ));
+        )?);
     }
+    let lag = |label: &str, i: usize, f: fn(&crate::results::HealthSecond) -> u64| Line {
+        label: label.to_owned(),
+        color: PALETTE[i % PALETTE.len()],
+        points: g.series.iter().map(|s| (at(s), f(s) as f64)).collect(),
+    };
     let lag_lines = [
-        Line {
-            label: "scheduling lag p99".into(),
-            color: PALETTE[0],
-            points: g
-                .series
-                .iter()
-                .map(|s| (at(s), s.lag_p99_us as f64))
-                .collect(),
-        },
-        Line {
-            label: "scheduling lag max".into(),
-            color: PALETTE[3 % PALETTE.len()],
-            points: g
-                .series
-                .iter()
-                .map(|s| (at(s), s.lag_max_us as f64))
-                .collect(),
-        },
+        lag("scheduling lag p99", 0, |s| s.lag_p99_us),
+        lag("scheduling lag max", 3, |s| s.lag_max_us),
     ];
-    let title = "Generator: scheduling lag";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "lag",
-        y_unit: plot::YUnit::Micros,
-        lines: &lag_lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart(
+    charts.push(time(
         "generator-lag",
-        title,
+        "Generator: scheduling lag",
         "How late kneepoint's runtime woke a probe task that sleeps 5 ms at a time: a response \
-         waits as long to be timed. Tokio's 1 ms timer puts a floor of about 1–1.5 ms under it."
-            .into(),
-        svg,
+         waits as long to be timed. Tokio's 1 ms timer puts a floor of about 1–1.5 ms under it.",
+        "lag",
+        plot::YUnit::Micros,
         &lag_lines,
-    ));
+    )?);
     let cpu = g.cpu_mean.map_or_else(
         || "CPU unknown".to_owned(),
         |c| format!("CPU {}", fmt_ratio(c)),

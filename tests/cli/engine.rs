@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::support::{Kneepoint, closed_scenario, target};
+use super::support::{Kneepoint, closed_scenario, one_request, run_scenario, target};
 
 /// A minimal HTTP/1.1 target (every request answers `200 ok` at once) that can be killed: its
 /// listener and every open connection go at once, as when a process dies.
@@ -214,27 +214,8 @@ async fn closed_users_without_a_ramp_all_run_from_the_first_second() {
     let t = target().await;
     // 200 users, each a 1 ms request then 500 ms of thought: about 398 requests a second from
     // the first second on, if all 200 start at once.
-    let scenario = format!(
-        r#"
-name = "launch"
-[target]
-base_url = "{}"
-[load]
-users = 200
-duration = "3s"
-think_time = "500ms"
-[[transaction]]
-name = "t"
-[[transaction.request]]
-path = "/delay/1"
-"#,
-        t.url
-    );
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let load = "users = 200\nduration = \"3s\"\nthink_time = \"500ms\"";
+    let run = run_scenario(&one_request("launch", &t.url, load, "/delay/1"), true).await;
     run.expect_code(0);
     let results = run.results();
     let series = results["series"].as_array().expect("series");
@@ -255,30 +236,12 @@ path = "/delay/1"
 async fn a_saturating_closed_run_flags_itself_generator_bound_and_a_paced_one_does_not() {
     let t = target().await;
     let run_with = |users: u32, think: &str| {
-        format!(
-            r#"
-name = "health"
-[target]
-base_url = "{}"
-[load]
-users = {users}
-duration = "4s"
-{think}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-path = "/status/200"
-"#,
-            t.url
-        )
+        let load = format!("users = {users}\nduration = \"4s\"\n{think}");
+        one_request("health", &t.url, &load, "/status/200")
     };
     // 50 users back to back on a target sharing this machine's cores: the host saturates and
     // kneepoint's threads queue for a CPU.
-    let hot = Kneepoint::new()
-        .file("s.toml", &run_with(50, ""))
-        .args(&["run", "s.toml", "--out", "out"])
-        .run()
-        .await;
+    let hot = run_scenario(&run_with(50, ""), false).await;
     hot.expect_code(0);
     let g = &hot.results()["generator"];
     assert_eq!(g["bound"], true, "{g}");
@@ -291,11 +254,7 @@ path = "/status/200"
     let html = std::fs::read_to_string(hot.out.join("report.html")).expect("report");
     assert!(html.contains("Generator-bound"), "the report says so");
     // 2 users thinking 20 ms: about 100 requests a second, nothing near saturation.
-    let calm = Kneepoint::new()
-        .file("s.toml", &run_with(2, "think_time = \"20ms\""))
-        .args(&["run", "s.toml", "--out", "out"])
-        .run()
-        .await;
+    let calm = run_scenario(&run_with(2, "think_time = \"20ms\""), false).await;
     calm.expect_code(0);
     let g = &calm.results()["generator"];
     assert_eq!(g["bound"], false, "{g}");

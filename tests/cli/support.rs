@@ -40,12 +40,7 @@ pub async fn target() -> Target {
         .route("/login", post(login))
         .route("/me", get(me))
         .with_state(counters.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Target { url, counters }
+    serve(app, counters).await
 }
 
 async fn delay(State(c): State<Arc<Counters>>, UrlPath(ms): UrlPath<u64>) -> &'static str {
@@ -119,6 +114,39 @@ name = "r"
 path = "{path}"
 {extra}"#
     )
+}
+
+/// A scenario named `name` of one transaction `t` with one GET request `r` to `path`, loaded
+/// as the `load` lines say (the body of `[load]`).
+pub fn one_request(name: &str, url: &str, load: &str, path: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+[target]
+base_url = "{url}"
+[load]
+{load}
+[[transaction]]
+name = "t"
+[[transaction.request]]
+name = "r"
+path = "{path}"
+"#
+    )
+}
+
+/// `kneepoint run s.toml --out out` on this scenario text (`--quiet` unless the summary is
+/// wanted).
+pub async fn run_scenario(scenario: &str, quiet: bool) -> Finished {
+    let mut args = vec!["run", "s.toml", "--out", "out"];
+    if quiet {
+        args.push("--quiet");
+    }
+    Kneepoint::new()
+        .file("s.toml", scenario)
+        .args(&args)
+        .run()
+        .await
 }
 
 /// A `kneepoint` invocation being assembled.
@@ -226,6 +254,16 @@ impl Finished {
     }
 }
 
+/// Serve `app` on 127.0.0.1:<free port> for as long as the test's runtime lives.
+async fn serve(app: Router, counters: Arc<Counters>) -> Target {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Target { url, counters }
+}
+
 /// A target with a built-in contention limit, on 127.0.0.1:<free port>: `/contended` serves at
 /// most `permits` requests at once, each holding its permit for `service` (later ones queue).
 /// Throughput saturates near `permits / service`; beyond `permits` concurrent clients latency
@@ -249,12 +287,7 @@ pub(crate) async fn contended_target(permits: usize, service: Duration) -> Targe
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Target { url, counters }
+    serve(app, counters).await
 }
 
 /// A target whose `/freeze` route answers in about 1 ms, except during a freeze of length
@@ -298,10 +331,5 @@ pub async fn freezing_target_at(freeze: Duration, period: Duration, offset: Dura
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Target { url, counters }
+    serve(app, counters).await
 }

@@ -9,37 +9,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::support::{Finished, Kneepoint, Target, freezing_target, freezing_target_at, target};
+use super::support::{
+    Finished, Target, freezing_target, freezing_target_at, one_request, run_scenario, target,
+};
 
 /// An open-model scenario: `rate` arrivals per second for `duration`, each one GET of `path`
 /// (transaction `t`, request `r`); `load` adds lines to `[load]`.
 fn open(url: &str, path: &str, rate: u32, duration: &str, load: &str) -> String {
-    format!(
-        r#"
-name = "truth"
-[target]
-base_url = "{url}"
-[load]
-model = "open"
-rate = {rate}
-duration = "{duration}"
-{load}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-"#
-    )
+    let load = format!("model = \"open\"\nrate = {rate}\nduration = \"{duration}\"\n{load}");
+    one_request("truth", url, &load, path)
 }
 
 /// Run a scenario to completion; it has no SLAs, so it must exit 0.
 async fn run(scenario: &str) -> Finished {
-    let run = Kneepoint::new()
-        .file("s.toml", scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let run = run_scenario(scenario, true).await;
     run.expect_code(0);
     run
 }
@@ -119,23 +102,8 @@ fn arrivals(run: &Finished) -> Arrivals {
 async fn closed_p99(t: &Target, path: &str, rate: u32) -> u64 {
     let users = (rate * 3).div_ceil(1000).max(1);
     let think_us = u64::from(users) * 1_000_000 / u64::from(rate);
-    let scenario = format!(
-        r#"
-name = "truth"
-[target]
-base_url = "{}"
-[load]
-users = {users}
-duration = "5s"
-think_time = "{think_us}us"
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-"#,
-        t.url
-    );
+    let load = format!("users = {users}\nduration = \"5s\"\nthink_time = \"{think_us}us\"");
+    let scenario = one_request("truth", &t.url, &load, path);
     let run = run(&scenario).await;
     // A closed run has no intended-start histogram: read the send-time summary alone.
     let sent = latency(&run.scope("overall")["stats"]["latency_us"], "latency_us");
