@@ -45,15 +45,22 @@ impl Default for Spec {
 }
 
 struct Acc {
+    /// Successful responses.
     h: hdrhistogram::Histogram<u64>,
+    /// Failed requests, apart (as the recorder keeps them).
+    failed: Option<hdrhistogram::Histogram<u64>>,
     requests: u64,
     errors: u64,
 }
+
+/// How long a failed request of a generated run takes: a refused connection, fast.
+const FAILED_US: u64 = 200;
 
 impl Acc {
     fn new() -> Self {
         Self {
             h: new_histogram(),
+            failed: None,
             requests: 0,
             errors: 0,
         }
@@ -76,13 +83,16 @@ impl Acc {
                 error_rate,
                 throughput_rps: self.requests as f64 / seconds,
                 latency_us: LatencySummary::from_histogram(&self.h),
-                failed_latency_us: None,
+                failed_latency_us: self.failed.as_ref().map(LatencySummary::from_histogram),
                 intended_latency_us: None,
             },
             status_codes: BTreeMap::new(),
             errors: Vec::new(),
             histogram: SerializedHistogram::encode(&self.h).expect("encode"),
-            failed_histogram: None,
+            failed_histogram: self
+                .failed
+                .as_ref()
+                .map(|h| SerializedHistogram::encode(h).expect("encode")),
             intended_histogram: None,
         }
     }
@@ -132,11 +142,18 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
                 &mut browse
             };
             for acc in [&mut overall, scope] {
-                record(&mut acc.h, d);
+                if failed {
+                    let h = acc.failed.get_or_insert_with(new_histogram);
+                    record(h, Duration::from_micros(FAILED_US));
+                } else {
+                    record(&mut acc.h, d);
+                }
                 acc.requests += 1;
                 acc.errors += u64::from(failed);
             }
-            second.push(d.as_micros());
+            if !failed {
+                second.push(d.as_micros());
+            }
         }
         second.sort_unstable();
         let at = |q: f64| {

@@ -661,3 +661,21 @@ fn a_generator_bound_side_is_named_in_the_warnings() {
         .unwrap_or_else(|| panic!("{:?}", c.warnings));
     assert!(w.contains("candidate") && w.contains("host CPUs"), "{w}");
 }
+
+#[test]
+fn fast_failures_do_not_make_a_candidate_look_faster() {
+    // Half the candidate's requests are refused in 200 µs; its successful responses are as slow
+    // as the baseline's. Latency is judged on those: no improvement, only an error regression.
+    let base = Spec::default();
+    let cand = Spec {
+        error_rate: 0.5,
+        ..Spec::default()
+    };
+    let (a, b) = pair(&base, &cand, 11);
+    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let p50 = metric(&c, "overall", Metric::P50);
+    assert!(p50.relative.is_some_and(|r| r.abs() < 0.05), "{p50:?}");
+    assert_ne!(p50.verdict, Verdict::Improvement, "{p50:?}");
+    let errors = metric(&c, "overall", Metric::ErrorRate);
+    assert_eq!(errors.verdict, Verdict::Regression, "{errors:?}");
+}
