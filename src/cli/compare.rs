@@ -380,9 +380,27 @@ mod tests {
 
     fn invalid_message(r: Result<Outcome, Failure>) -> String {
         match r {
-            Err(f @ Failure::Invalid(_)) => format!("{:?}", f.report()),
+            Err(f @ Failure::Invalid(_)) => unwrap_lines(&format!("{:?}", f.report())),
             other => panic!("expected invalid input, got {other:?}"),
         }
+    }
+
+    /// The rendered report as one line: miette wraps long messages (at spaces, and after the
+    /// `/` of a long path) behind a `│` gutter, so a phrase may straddle two lines depending on
+    /// how long the test's folder path is.
+    fn unwrap_lines(text: &str) -> String {
+        let mut out = String::new();
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches(['│', '×']).trim();
+            if line.is_empty() {
+                continue;
+            }
+            if !out.is_empty() && !out.ends_with('/') {
+                out.push(' ');
+            }
+            out.push_str(line);
+        }
+        out
     }
 
     /// A copy of the baseline fixture with one JSON edit, in `dir`.
