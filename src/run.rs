@@ -206,6 +206,9 @@ pub async fn execute(
         // after it (about a second, no new iterations) is not load, and counting it would
         // understate the throughput.
         elapsed = elapsed.min(plan.duration.max(recorder.last_record()));
+    } else if plan.open && matches!(outcome, Ok(EndReason::IterationCap)) {
+        // Every capped arrival has finished: the load ended with the last response.
+        elapsed = elapsed.min(recorder.last_record().max(Duration::from_millis(1)));
     }
     if plan.open {
         // Arrivals due by the time the load stopped (never more than the cap).
