@@ -211,8 +211,10 @@ pub async fn execute(
         elapsed = elapsed.min(recorder.last_record().max(Duration::from_millis(1)));
     }
     if plan.open {
-        // Arrivals due by the time the load stopped (never more than the cap).
-        let due = plan.arrivals_until(elapsed.min(plan.duration)).floor();
+        // Arrivals due by the time the load stopped (never more than the cap): arrival k is due
+        // at the k-th unit of the rate's integral A, so those due before t number ⌈A(t)⌉ (the
+        // first is due at 0); the epsilon keeps rounding noise on a whole A from adding one.
+        let due = (plan.arrivals_until(elapsed.min(plan.duration)) - 1e-9).ceil();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let mut scheduled = due as u64;
         if let Some(cap) = plan.max_iterations {
