@@ -142,11 +142,11 @@ struct Page {
     status_rows: Vec<StatusRow>,
     errors: Vec<ErrorRow>,
     errors_note: Option<String>,
-    failed_rows: Vec<IntendedRow>,
+    failed_rows: Vec<LatencyRow>,
     arrivals: Vec<Fact>,
     arrivals_chart: Option<Chart>,
     intended_chart: Option<Chart>,
-    intended_rows: Vec<IntendedRow>,
+    intended_rows: Vec<LatencyRow>,
     server: Vec<Chart>,
     server_note: Option<String>,
     generator: Option<GeneratorSection>,
@@ -306,8 +306,9 @@ struct ErrorRow {
     samples: Vec<String>,
 }
 
+/// A scope's name and latency cells: the intended-start and the failed-request tables.
 #[derive(Debug, Serialize)]
-struct IntendedRow {
+struct LatencyRow {
     scope: String,
     cells: Vec<Cell>,
 }
@@ -1083,7 +1084,7 @@ fn error_rows(run: &RunResults) -> (Vec<ErrorRow>, Option<String>) {
 
 /// Latency of the failed requests, per scope that had any: kept apart from the successful
 /// responses' latency (a refused connection is fast and would flatter every percentile).
-fn failed_rows(run: &RunResults) -> Vec<IntendedRow> {
+fn failed_rows(run: &RunResults) -> Vec<LatencyRow> {
     run.scopes
         .iter()
         .take(MAX_ROWS)
@@ -1091,7 +1092,7 @@ fn failed_rows(run: &RunResults) -> Vec<IntendedRow> {
             let f = s.stats.failed_latency_us.as_ref()?;
             let mut cells = vec![Cell::count(s.stats.errors)];
             cells.extend([f.p50, f.p95, f.p99, f.max].map(Cell::us));
-            Some(IntendedRow {
+            Some(LatencyRow {
                 scope: s.name.clone(),
                 cells,
             })
@@ -1157,14 +1158,14 @@ fn arrivals(
 fn intended(
     run: &RunResults,
     problems: &mut Vec<String>,
-) -> Result<(Option<Chart>, Vec<IntendedRow>), HtmlError> {
-    let rows: Vec<IntendedRow> = run
+) -> Result<(Option<Chart>, Vec<LatencyRow>), HtmlError> {
+    let rows: Vec<LatencyRow> = run
         .scopes
         .iter()
         .filter_map(|s| {
             let i = s.stats.intended_latency_us.as_ref()?;
             let a = &s.stats.latency_us;
-            Some(IntendedRow {
+            Some(LatencyRow {
                 scope: s.name.clone(),
                 cells: vec![
                     Cell::us(a.p50),
