@@ -6,7 +6,7 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kneepoint::plan::Plan;
@@ -82,6 +82,7 @@ fn recording(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             let outcome = Outcome {
+                at: Instant::now(),
                 latency: Duration::from_micros(500 + i % 20_000),
                 intended: None,
                 status: Some(200),

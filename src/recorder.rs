@@ -93,6 +93,8 @@ impl Scopes {
 /// How one request or transaction ended.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
+    /// When it ended (the recorder files it under the second and stage of this instant).
+    pub at: Instant,
     /// From the actual send to the last byte of the body.
     pub latency: Duration,
     /// Open model: from the intended start to the last byte.
@@ -342,7 +344,7 @@ impl Recorder {
     }
 
     fn record(&self, shard: usize, ids: &[usize], o: &Outcome<'_>) {
-        let now = self.start().elapsed();
+        let now = o.at.saturating_duration_since(self.start());
         let stage = self.plan.stage_at(now);
         let mut s = lock(&self.shards[shard % self.shards.len()]);
         s.last = s.last.max(now);
@@ -649,6 +651,7 @@ mod tests {
         for i in 0..1000u64 {
             let error = (i % 10 == 0).then_some((ErrorKind::Status, "status 500"));
             let o = Outcome {
+                at: Instant::now(),
                 latency: Duration::from_micros(1000 + i),
                 intended: None,
                 status: Some(if error.is_some() { 500 } else { 200 }),

@@ -3,7 +3,8 @@
 //!
 //! Invariant: the clock for a request starts right before the send and stops after the last body
 //! byte, so the recorded latency includes connecting, queueing in the client and reading the
-//! body — what a user of the target waits for. Nothing here knows goose: it gets a reqwest client.
+//! body — what a user of the target waits for. Nothing here knows goose: it gets the user's
+//! [`Agent`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,12 +14,15 @@ use rand::distr::Distribution as _;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use http::header::HeaderMap;
 
+use super::http::{Agent, Failure};
+use super::prepared::{Base, Prepared};
 use crate::recorder::{Outcome, Recorder};
 use crate::results::ErrorKind;
 use crate::scenario::model::{
-    Body, CaptureSource, Check, FeederMode, Method, OnEnd, RequestSpec, Scenario, ThinkTime,
+    CaptureSource, Check, FeederMode, OnEnd, RequestSpec, Scenario, ThinkTime,
 };
 use crate::template::RenderContext;
 
@@ -27,6 +31,9 @@ use crate::template::RenderContext;
 pub(crate) struct Shared {
     pub(crate) scenario: Arc<Scenario>,
     pub(crate) recorder: Arc<Recorder>,
+    base: Base,
+    /// Every request of every transaction, prepared.
+    prepared: Vec<Vec<Prepared>>,
     weights: WeightedIndex<u32>,
     cursors: Vec<AtomicUsize>,
     next_user: AtomicUsize,
@@ -50,7 +57,6 @@ pub(crate) struct UserState {
     pub(crate) cursor: Option<(usize, usize)>,
     /// Retired: a feeder with `on_end = "stop"` ran out of rows.
     pub(crate) done: bool,
-    body: String,
 }
 
 /// The outcome of one request, for the transaction's bookkeeping.
@@ -63,12 +69,30 @@ pub(crate) enum Step {
 }
 
 impl Shared {
-    pub(crate) fn new(scenario: Arc<Scenario>, recorder: Arc<Recorder>, shards: usize) -> Self {
+    /// Prepare the scenario's requests; fails when its base URL or a fixed URL cannot be used.
+    pub(crate) fn new(
+        scenario: Arc<Scenario>,
+        recorder: Arc<Recorder>,
+        shards: usize,
+    ) -> Result<Self, String> {
         let weights: Vec<u32> = scenario.transactions.iter().map(|t| t.weight).collect();
         // Validation guarantees at least one transaction and positive weights.
         #[allow(clippy::unwrap_used)]
         let weights = WeightedIndex::new(weights).unwrap();
-        Self {
+        let base = Base::new(&scenario.target.base_url)?;
+        let prepared = scenario
+            .transactions
+            .iter()
+            .map(|t| {
+                t.requests
+                    .iter()
+                    .map(|r| Prepared::new(r, &scenario.target, &base, &scenario.vars))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            base,
+            prepared,
             cursors: scenario
                 .feeders
                 .iter()
@@ -82,7 +106,7 @@ impl Shared {
             in_flight: AtomicU64::new(0),
             live_users: AtomicU64::new(0),
             shards,
-        }
+        })
     }
 
     /// When the plan's last stage ends.
@@ -100,7 +124,6 @@ impl Shared {
             rng: SmallRng::from_rng(&mut rand::rng()),
             cursor: None,
             done: false,
-            body: String::new(),
         }
     }
 
@@ -146,18 +169,22 @@ impl Shared {
         true
     }
 
-    /// Run transaction `t` for `user`: every request in order, stopping at the first failure.
-    /// `lag` is how late an open-model arrival started (zero for a closed model).
+    /// Run transaction `t` for `user`, begun at `started`: every request in order, stopping at
+    /// the first failure. `lag` is how late an open-model arrival started (`None` for a closed
+    /// model).
     pub(crate) async fn transaction(
         &self,
-        client: &reqwest::Client,
+        agent: &mut Agent,
         user: &mut UserState,
         t: usize,
         lag: Option<Duration>,
+        started: Instant,
     ) {
         let txn = &self.scenario.transactions[t];
-        let started = Instant::now();
+        // Think time between its requests is not the transaction's latency; the pause after
+        // the last request is not inside it either.
         let mut thinking = Duration::ZERO;
+        let mut ended = started;
         let mut failed = None;
         for r in 0..txn.requests.len() {
             // Only the first request of an arrival waited for its start.
@@ -166,18 +193,20 @@ impl Shared {
             } else {
                 lag.map(|_| Duration::ZERO)
             };
-            match self.request(client, user, t, r, request_lag).await {
-                Step::Ok => {}
-                Step::Failed(kind) => {
-                    failed = Some(kind);
-                    break;
-                }
+            let (step, at) = self.request(agent, user, t, r, request_lag).await;
+            ended = at;
+            if let Step::Failed(kind) = step {
+                failed = Some(kind);
+                break;
             }
             if let Some(think) = txn.requests[r].think_time {
-                thinking += pause(user, think, self.plan_end()).await;
+                let slept = pause(user, think, self.plan_end()).await;
+                if r + 1 < txn.requests.len() {
+                    thinking += slept;
+                }
             }
         }
-        let latency = started.elapsed().saturating_sub(thinking);
+        let latency = ended.saturating_duration_since(started).saturating_sub(thinking);
         let message;
         let error = match failed {
             Some(kind) => {
@@ -190,6 +219,7 @@ impl Shared {
             user.index % self.shards,
             t,
             &Outcome {
+                at: ended,
                 latency,
                 intended: lag.map(|l| latency + l),
                 status: None,
@@ -206,48 +236,45 @@ impl Shared {
         }
     }
 
-    /// Send request `r` of transaction `t`, time it, check it, capture from it, record it.
+    /// Send request `r` of transaction `t`, time it, check it, capture from it, record it;
+    /// returns how it went and when it ended.
     pub(crate) async fn request(
         &self,
-        client: &reqwest::Client,
+        agent: &mut Agent,
         user: &mut UserState,
         t: usize,
         r: usize,
         lag: Option<Duration>,
-    ) -> Step {
+    ) -> (Step, Instant) {
         let spec = &self.scenario.transactions[t].requests[r];
-        let builder = match self.build(client, user, spec) {
-            Ok(b) => b,
+        let prepared = &self.prepared[t][r];
+        let ctx = RenderContext {
+            vars: &user.vars,
+            user: user.index,
+            iteration: user.iteration,
+        };
+        let outgoing = match prepared.render(&self.base, &ctx, &self.scenario.vars) {
+            Ok(o) => o,
             Err(message) => {
-                let kind = ErrorKind::Other;
-                self.record(user, t, r, Duration::ZERO, lag, None, kind, &message);
-                return Step::Failed(kind);
+                let (kind, at) = (ErrorKind::Other, Instant::now());
+                self.record(user, t, r, at, Duration::ZERO, lag, None, kind, &message);
+                return (Step::Failed(kind), at);
             }
         };
-        // Headers are copied only when a capture reads them: the body read consumes the response.
-        let wants_headers = spec
-            .captures
-            .iter()
-            .any(|c| matches!(c.source, CaptureSource::Header(_)));
         let start = Instant::now();
-        let (status, received) = match builder.send().await {
-            Err(e) => (None, Err(classify(&e))),
-            Ok(resp) => {
-                let status = resp.status();
-                let headers = wants_headers.then(|| resp.headers().clone());
-                match resp.bytes().await {
-                    Ok(body) => (Some(status), Ok((headers.unwrap_or_default(), body))),
-                    Err(e) => (Some(status), Err(classify(&e))),
-                }
-            }
+        let received = agent.send(&outgoing, prepared.keep_body).await;
+        let at = Instant::now();
+        let latency = at.saturating_duration_since(start);
+        drop(outgoing);
+        let (code, error) = match received {
+            Err(Failure::Connect(m)) => (None, Some((ErrorKind::Connect, m))),
+            Err(Failure::Timeout(m)) => (None, Some((ErrorKind::Timeout, m))),
+            Err(Failure::Other(m)) => (None, Some((ErrorKind::Other, m))),
+            Ok(response) => (
+                Some(response.status.as_u16()),
+                self.check(user, spec, response.status, &response.headers, &response.body),
+            ),
         };
-        let latency = start.elapsed();
-        let error = match (&received, status) {
-            (Err(e), _) => Some(e.clone()),
-            (Ok((headers, body)), Some(status)) => self.check(user, spec, status, headers, body),
-            (Ok(_), None) => None,
-        };
-        let code = status.map(|s| s.as_u16());
         match error {
             None => {
                 self.recorder.record_request(
@@ -255,35 +282,20 @@ impl Shared {
                     t,
                     r,
                     &Outcome {
+                        at,
                         latency,
                         intended: lag.map(|l| latency + l),
                         status: code,
                         error: None,
                     },
                 );
-                Step::Ok
+                (Step::Ok, at)
             }
             Some((kind, message)) => {
-                self.record(user, t, r, latency, lag, code, kind, &message);
-                Step::Failed(kind)
+                self.record(user, t, r, at, latency, lag, code, kind, &message);
+                (Step::Failed(kind), at)
             }
         }
-    }
-
-    /// An arrival failed before any request could be sent (its client could not be built):
-    /// recorded against the first request of the first transaction.
-    pub(crate) fn fail_arrival(&self, kind: ErrorKind, message: &str) {
-        self.recorder.record_request(
-            0,
-            0,
-            0,
-            &Outcome {
-                latency: Duration::ZERO,
-                intended: None,
-                status: None,
-                error: Some((kind, message)),
-            },
-        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -292,6 +304,7 @@ impl Shared {
         user: &UserState,
         t: usize,
         r: usize,
+        at: Instant,
         latency: Duration,
         lag: Option<Duration>,
         status: Option<u16>,
@@ -305,6 +318,7 @@ impl Shared {
             t,
             r,
             &Outcome {
+                at,
                 latency,
                 intended: lag.map(|l| latency + l),
                 status,
@@ -313,80 +327,12 @@ impl Shared {
         );
     }
 
-    fn build(
-        &self,
-        client: &reqwest::Client,
-        user: &mut UserState,
-        spec: &RequestSpec,
-    ) -> Result<reqwest::RequestBuilder, String> {
-        let scenario = &*self.scenario;
-        let vars = &scenario.vars;
-        let ctx = RenderContext {
-            vars: &user.vars,
-            user: user.index,
-            iteration: user.iteration,
-        };
-        let path = spec.url.render(&ctx, vars).map_err(|e| e.to_string())?;
-        let url = if path.starts_with("http://") || path.starts_with("https://") {
-            path
-        } else {
-            let base = scenario.target.base_url.trim_end_matches('/');
-            if path.starts_with('/') {
-                format!("{base}{path}")
-            } else {
-                format!("{base}/{path}")
-            }
-        };
-        let method = match spec.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-            Method::Head => reqwest::Method::HEAD,
-            Method::Options => reqwest::Method::OPTIONS,
-        };
-        let mut headers = HeaderMap::new();
-        for (name, value) in scenario.target.headers.iter().chain(&spec.headers) {
-            let value = value.render(&ctx, vars).map_err(|e| e.to_string())?;
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let value = HeaderValue::from_str(&value)
-                .map_err(|_| format!("header `{name}` has a value that is not valid: `{value}`"))?;
-            headers.insert(name, value);
-        }
-        let mut builder = client.request(method, url).timeout(scenario.target.timeout);
-        match &spec.body {
-            None => {}
-            Some(Body::Json(t)) => {
-                user.body.clear();
-                t.render_into(&ctx, vars, &mut user.body)
-                    .map_err(|e| e.to_string())?;
-                headers
-                    .entry(CONTENT_TYPE)
-                    .or_insert(HeaderValue::from_static("application/json"));
-                builder = builder.body(user.body.clone());
-            }
-            Some(Body::Form(fields)) => {
-                let mut pairs = Vec::with_capacity(fields.len());
-                for (k, v) in fields {
-                    pairs.push((k.as_str(), v.render(&ctx, vars).map_err(|e| e.to_string())?));
-                }
-                builder = builder.form(&pairs);
-            }
-            Some(Body::Raw(t)) => {
-                builder = builder.body(t.render(&ctx, vars).map_err(|e| e.to_string())?);
-            }
-        }
-        Ok(builder.headers(headers))
-    }
-
     /// Apply checks and captures; the first failure is the request's error.
     fn check(
         &self,
         user: &mut UserState,
         spec: &RequestSpec,
-        status: reqwest::StatusCode,
+        status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Option<(ErrorKind, String)> {
@@ -501,23 +447,4 @@ pub(crate) async fn pause(user: &mut UserState, think: ThinkTime, end: Instant) 
         tokio::time::sleep(d).await;
     }
     d
-}
-
-fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else {
-        ErrorKind::Other
-    };
-    // reqwest's Display hides the cause ("error sending request"); the source chain names it.
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    (kind, message)
 }

@@ -5,13 +5,13 @@
 //! ourselves): the attack is built with `initialize_with_config` from explicit flags.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
-use super::client::ClientFactory;
+use super::http::{Agent, Connector};
 use super::exec::{Shared, UserState};
 use super::open;
 use crate::recorder::Recorder;
@@ -60,13 +60,33 @@ fn trigger(reason: &str) {
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Per-user state goose keeps for us.
-#[derive(Clone)]
 struct Session {
-    client: reqwest::Client,
+    /// The run's shared state, held per user so an iteration touches no shared reference count.
+    shared: Arc<Shared>,
+    /// Goose wants its session data `Sync`; the agent is only ever reached through `&mut`
+    /// (`Mutex::get_mut`, no locking).
+    agent: Mutex<Agent>,
     state: UserState,
     /// Counts the user as running while it lives (goose drops it when it stops the user);
     /// taken when the user retires.
     running: Option<Running>,
+}
+
+/// Goose clones a user only before it runs; a clone starts with no connection and no cookie.
+impl Clone for Session {
+    fn clone(&self) -> Self {
+        let agent = self
+            .agent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fresh();
+        Self {
+            shared: self.shared.clone(),
+            agent: Mutex::new(agent),
+            state: self.state.clone(),
+            running: self.running.clone(),
+        }
+    }
 }
 
 /// A running user, counted by the recorder until the last clone is dropped.
@@ -106,11 +126,11 @@ pub async fn drive(
     }
     let plan = recorder.plan().clone();
     let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-    let shared = Arc::new(Shared::new(scenario.clone(), recorder, shards));
-    let clients = ClientFactory::new(scenario.target.timeout);
-    clients
-        .user_client()
-        .map_err(|e| DriveError::Goose(format!("cannot build an HTTP client: {e}")))?;
+    let shared = Arc::new(
+        Shared::new(scenario.clone(), recorder, shards)
+            .map_err(|e| DriveError::Goose(format!("cannot prepare the requests: {e}")))?,
+    );
+    let connector = Arc::new(Connector::new(scenario.target.timeout));
     let test_plan = match &scenario.load.model {
         LoadModel::Closed(_) => plan.goose_test_plan(),
         LoadModel::Open(_) => {
@@ -127,7 +147,9 @@ pub async fn drive(
         test_plan.as_str(),
         "--no-telnet",
         "--no-websocket",
-        "--no-print-metrics",
+        // kneepoint times every request itself: goose's own metrics would cost a message to
+        // its aggregator per iteration.
+        "--no-metrics",
         "--no-error-summary",
         "--quiet",
     ];
@@ -136,9 +158,9 @@ pub async fn drive(
     let s = shared.clone();
     let function: TransactionFunction = match &scenario.load.model {
         LoadModel::Closed(_) => Arc::new(move |user: &mut GooseUser| {
-            let (s, clients) = (s.clone(), clients.clone());
+            let session = session(&s, &connector, user);
             Box::pin(async move {
-                closed_iteration(&s, &clients, user).await;
+                closed_iteration(session).await;
                 Ok(())
             })
         }),
@@ -146,7 +168,8 @@ pub async fn drive(
             let (unit, max_in_flight) = (o.unit, o.max_in_flight);
             let dispatched = Arc::new(AtomicBool::new(false));
             Arc::new(move |_user: &mut GooseUser| {
-                let (s, clients, dispatched) = (s.clone(), clients.clone(), dispatched.clone());
+                let (s, connector, dispatched) =
+                    (s.clone(), connector.clone(), dispatched.clone());
                 Box::pin(async move {
                     if dispatched.swap(true, Ordering::AcqRel) {
                         // goose calls again until it sees the stop; there is nothing to do.
@@ -155,7 +178,7 @@ pub async fn drive(
                     }
                     let done = open::dispatch(
                         s.clone(),
-                        clients,
+                        connector,
                         unit,
                         max_in_flight,
                         goose::is_killswitch_triggered,
@@ -176,8 +199,8 @@ pub async fn drive(
     };
     let goose_scenario = goose::goose::Scenario::new("kneepoint")
         .register_transaction(Transaction::new(function).set_name("iteration"));
-    // goose's own client goes unused (each user gets one of ours, see `ClientFactory`): built
-    // once, shared, without a cookie jar.
+    // goose's own client goes unused (each user gets an `Agent` of ours): built once, shared,
+    // without a cookie jar.
     let client = goose::client::GooseClientBuilder::new()
         .without_cookies()
         .timeout(scenario.target.timeout)
@@ -208,16 +231,13 @@ pub async fn drive(
     }
 }
 
-fn session<'u>(s: &Shared, clients: &ClientFactory, user: &'u mut GooseUser) -> &'u mut Session {
+fn session<'u>(s: &Arc<Shared>, connector: &Arc<Connector>, user: &'u mut GooseUser) -> &'u mut Session {
     if user.get_session_data::<Session>().is_none() {
         // The load begins with the first user: launching goose is not inside the window.
         s.recorder.begin();
-        // Validated at the start of the drive; a failure now falls back to goose's client.
-        let client = clients
-            .user_client()
-            .unwrap_or_else(|_| user.client.clone());
         user.set_session_data(Session {
-            client,
+            shared: s.clone(),
+            agent: Mutex::new(connector.agent()),
             state: s.new_user(),
             running: Some(Running::new(&s.recorder)),
         });
@@ -225,14 +245,20 @@ fn session<'u>(s: &Shared, clients: &ClientFactory, user: &'u mut GooseUser) -> 
     user.get_session_data_unchecked_mut::<Session>()
 }
 
-async fn closed_iteration(s: &Shared, clients: &ClientFactory, user: &mut GooseUser) {
+async fn closed_iteration(session: &mut Session) {
+    let Session {
+        shared: s,
+        agent,
+        state,
+        running,
+    } = session;
     let cap = s.recorder.plan().max_iterations;
-    let session = session(s, clients, user);
-    if session.state.done {
+    if state.done {
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
     }
-    if Instant::now() >= s.plan_end() {
+    let started = Instant::now();
+    if started >= s.plan_end() {
         // goose takes about a second to wind its users down after its own plan; iterations
         // started meanwhile would be load outside every stage (and think times cut at the end,
         // see `pause`, would let users loop without them). Stop it now instead.
@@ -240,30 +266,36 @@ async fn closed_iteration(s: &Shared, clients: &ClientFactory, user: &mut GooseU
         tokio::time::sleep(Duration::from_millis(20)).await;
         return;
     }
-    s.in_flight.fetch_add(1, Ordering::AcqRel);
-    let ticket = s.tickets.fetch_add(1, Ordering::AcqRel);
-    if cap.is_some_and(|c| ticket >= c) {
-        finish(s, cap);
-        // Others are finishing the last iterations; do not spin meanwhile.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        return;
+    // Counted only under a cap: these counters are shared by every user.
+    if let Some(c) = cap {
+        s.in_flight.fetch_add(1, Ordering::AcqRel);
+        let ticket = s.tickets.fetch_add(1, Ordering::AcqRel);
+        if ticket >= c {
+            finish(s, cap);
+            // Others are finishing the last iterations; do not spin meanwhile.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            return;
+        }
     }
-    if !s.feed(&mut session.state) {
-        if s.retire(&mut session.state) {
+    if !s.feed(state) {
+        if s.retire(state) {
             trigger(FEEDERS_EXHAUSTED);
         }
-        session.running = None;
+        *running = None;
         finish(s, cap);
         return;
     }
-    let t = s.pick(&mut session.state);
-    s.transaction(&session.client, &mut session.state, t, None)
-        .await;
+    let t = s.pick(state);
+    let agent = agent.get_mut().unwrap_or_else(PoisonError::into_inner);
+    s.transaction(agent, state, t, None, started).await;
     finish(s, cap);
 }
 
 /// An iteration ended; the last one to end after the cap was reached stops the drive.
 fn finish(s: &Shared, cap: Option<u64>) {
+    if cap.is_none() {
+        return;
+    }
     let left = s.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
     if left == 0 && cap.is_some_and(|c| s.tickets.load(Ordering::Acquire) >= c) {
         trigger(CAP_REACHED);

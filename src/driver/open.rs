@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant as TokioInstant;
 
-use super::client::ClientFactory;
+use super::http::{Agent, Connector};
 use super::exec::{Shared, Step, UserState};
-use crate::results::{ArrivalUnit, ErrorKind};
+use crate::results::ArrivalUnit;
 
 /// An arrival that starts later than this after its due time counts as late.
 pub(crate) const LATE_AFTER: Duration = Duration::from_millis(5);
@@ -45,32 +45,29 @@ pub(crate) enum Dispatched {
     Stopped,
 }
 
-/// One slot of the pool: a user's state and its client (cookie jar, connections).
+/// One slot of the pool: a user's state and its agent (connections, cookie jar).
 struct Slot {
-    client: reqwest::Client,
+    agent: Agent,
     state: UserState,
 }
 
 /// The free slots, most recently used last.
 struct Pool {
     free: Mutex<Vec<Slot>>,
-    clients: ClientFactory,
+    connector: Arc<Connector>,
 }
 
 impl Pool {
-    fn take(&self, shared: &Shared) -> Result<Slot, String> {
+    fn take(&self, shared: &Shared) -> Slot {
         let free = self
             .free
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        match free {
-            Some(slot) => Ok(slot),
-            None => Ok(Slot {
-                client: self.clients.user_client().map_err(|e| e.to_string())?,
-                state: shared.new_user(),
-            }),
-        }
+        free.unwrap_or_else(|| Slot {
+            agent: self.connector.agent(),
+            state: shared.new_user(),
+        })
     }
 
     fn put(&self, slot: Slot) {
@@ -90,7 +87,7 @@ impl Pool {
 /// arrival to the runtime.
 pub(crate) async fn dispatch(
     shared: Arc<Shared>,
-    clients: ClientFactory,
+    connector: Arc<Connector>,
     unit: ArrivalUnit,
     max_in_flight: u32,
     stopped: fn() -> bool,
@@ -101,7 +98,7 @@ pub(crate) async fn dispatch(
     let gate = Arc::new(Semaphore::new(permits));
     let pool = Arc::new(Pool {
         free: Mutex::new(Vec::new()),
-        clients,
+        connector,
     });
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let schedule = Schedule {
@@ -232,23 +229,15 @@ async fn run_arrival(
 ) {
     let lag = TokioInstant::now().saturating_duration_since(due_at);
     shared.recorder.record_arrival(lag, lag > LATE_AFTER);
-    let mut slot = match pool.take(&shared) {
-        Ok(slot) => slot,
-        Err(message) => {
-            shared.fail_arrival(
-                ErrorKind::Other,
-                &format!("cannot build a client: {message}"),
-            );
-            drop(permit);
-            return;
-        }
-    };
-    let Slot { client, state } = &mut slot;
+    let mut slot = pool.take(&shared);
+    let Slot { agent, state } = &mut slot;
     match unit {
         ArrivalUnit::Iterations => {
             if shared.feed(state) {
                 let t = shared.pick(state);
-                shared.transaction(client, state, t, Some(lag)).await;
+                shared
+                    .transaction(agent, state, t, Some(lag), Instant::now())
+                    .await;
             }
         }
         ArrivalUnit::Requests => {
@@ -257,7 +246,7 @@ async fn run_arrival(
                 None => shared.feed(state).then(|| (shared.pick(state), 0)),
             };
             if let Some((t, r)) = next {
-                let step = shared.request(client, state, t, r, Some(lag)).await;
+                let (step, _) = shared.request(agent, state, t, r, Some(lag)).await;
                 let last = r + 1 == shared.scenario.transactions[t].requests.len();
                 state.cursor = if step == Step::Ok && !last {
                     Some((t, r + 1))
