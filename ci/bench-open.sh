@@ -4,6 +4,7 @@
 # and tool, the requests sent, late arrivals and the corrected (intended-start) percentiles;
 # kneepoint's send-time ones too. Load goes to 127.0.0.1 only and every run is bounded.
 #   RATES="100 1000 5000" DURATION=10 TARGET_PATH=/delay/1 bash ci/bench-open.sh
+# KNEEPOINT=path and HELLO_TARGET=path use those binaries instead of building them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=${RATES:-100 1000 5000}
@@ -12,9 +13,16 @@ TARGET_PATH=${TARGET_PATH:-/delay/1}
 PORT=${PORT:-18081}
 URL="http://127.0.0.1:$PORT"
 command -v jq >/dev/null || bash ci/setup.sh
-cargo build --release --quiet --bin kneepoint --example hello_target
+KNEEPOINT=${KNEEPOINT:-}
+HELLO_TARGET=${HELLO_TARGET:-}
+if [ -z "$KNEEPOINT" ] || [ -z "$HELLO_TARGET" ]; then
+  cargo build --release --quiet --bin kneepoint --example hello_target
+fi
+KNEEPOINT=${KNEEPOINT:-target/release/kneepoint}
+HELLO_TARGET=${HELLO_TARGET:-target/release/examples/hello_target}
+export PATH="$HOME/.cargo/bin:$PATH"
 work=$(mktemp -d)
-target/release/examples/hello_target "127.0.0.1:$PORT" 2>/dev/null &
+"$HELLO_TARGET" "127.0.0.1:$PORT" 2>/dev/null &
 tpid=$!
 trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
@@ -35,7 +43,7 @@ name = "t"
 [[transaction.request]]
 path = "$TARGET_PATH"
 TOML
-  target/release/kneepoint run "$work/open.toml" --out "$work/kp-$rate" --quiet || true
+  "$KNEEPOINT" run "$work/open.toml" --out "$work/kp-$rate" --quiet || true
   jq -r --arg rate "$rate" '
     def ms: . / 1000 | tostring | .[0:6];
     (.scopes[0].stats) as $s | .arrivals as $a |

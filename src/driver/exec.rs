@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
+use http::header::HeaderMap;
 use rand::distr::Distribution as _;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
-use http::StatusCode;
-use http::header::HeaderMap;
 
 use super::http::{Agent, Failure};
 use super::prepared::{Base, Prepared};
@@ -206,7 +206,9 @@ impl Shared {
                 }
             }
         }
-        let latency = ended.saturating_duration_since(started).saturating_sub(thinking);
+        let latency = ended
+            .saturating_duration_since(started)
+            .saturating_sub(thinking);
         let message;
         let error = match failed {
             Some(kind) => {
@@ -272,7 +274,13 @@ impl Shared {
             Err(Failure::Other(m)) => (None, Some((ErrorKind::Other, m))),
             Ok(response) => (
                 Some(response.status.as_u16()),
-                self.check(user, spec, response.status, &response.headers, &response.body),
+                self.check(
+                    user,
+                    spec,
+                    response.status,
+                    &response.headers,
+                    &response.body,
+                ),
             ),
         };
         match error {

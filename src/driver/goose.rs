@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
-use super::http::{Agent, Connector};
 use super::exec::{Shared, UserState};
+use super::http::{Agent, Connector};
 use super::open;
 use crate::recorder::Recorder;
 use crate::scenario::model::{LoadModel, Scenario};
@@ -168,8 +168,7 @@ pub async fn drive(
             let (unit, max_in_flight) = (o.unit, o.max_in_flight);
             let dispatched = Arc::new(AtomicBool::new(false));
             Arc::new(move |_user: &mut GooseUser| {
-                let (s, connector, dispatched) =
-                    (s.clone(), connector.clone(), dispatched.clone());
+                let (s, connector, dispatched) = (s.clone(), connector.clone(), dispatched.clone());
                 Box::pin(async move {
                     if dispatched.swap(true, Ordering::AcqRel) {
                         // goose calls again until it sees the stop; there is nothing to do.
@@ -231,7 +230,11 @@ pub async fn drive(
     }
 }
 
-fn session<'u>(s: &Arc<Shared>, connector: &Arc<Connector>, user: &'u mut GooseUser) -> &'u mut Session {
+fn session<'u>(
+    s: &Arc<Shared>,
+    connector: &Arc<Connector>,
+    user: &'u mut GooseUser,
+) -> &'u mut Session {
     if user.get_session_data::<Session>().is_none() {
         // The load begins with the first user: launching goose is not inside the window.
         s.recorder.begin();

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant as TokioInstant;
 
-use super::http::{Agent, Connector};
 use super::exec::{Shared, Step, UserState};
+use super::http::{Agent, Connector};
 use crate::results::ArrivalUnit;
 
 /// An arrival that starts later than this after its due time counts as late.

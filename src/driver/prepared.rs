@@ -53,7 +53,11 @@ impl Base {
             // Characters a request line cannot carry as they are (spaces, quotes, non-ASCII):
             // percent-encoded the way a URL parser does.
             Err(_) => {
-                let full = format!("http://x{}{}{url}", self.prefix, if url.starts_with('/') { "" } else { "/" });
+                let full = format!(
+                    "http://x{}{}{url}",
+                    self.prefix,
+                    if url.starts_with('/') { "" } else { "/" }
+                );
                 let parsed = reqwest::Url::parse(&full).map_err(|e| format!("`{url}`: {e}"))?;
                 Ok((self.origin.clone(), path_of(&parsed)?))
             }
@@ -227,7 +231,9 @@ impl Prepared {
         }
         let (origin, path) = match &self.url {
             UrlPlan::Fixed(origin, path) => (origin.clone(), path.clone()),
-            UrlPlan::Rendered(t) => base.resolve(&t.render(ctx, vars).map_err(|e| e.to_string())?)?,
+            UrlPlan::Rendered(t) => {
+                base.resolve(&t.render(ctx, vars).map_err(|e| e.to_string())?)?
+            }
         };
         let mut headers = self.headers.clone();
         for (name, template) in &self.rendered {
@@ -276,4 +282,167 @@ fn form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
         out.append_pair(k, v);
     }
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::template::Escape;
+
+    fn target(headers: &[(&str, &str)], vars: &VarTable) -> Target {
+        Target {
+            base_url: "http://127.0.0.1:8080/api/".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), template(v, vars)))
+                .collect(),
+            timeout: Duration::from_secs(5),
+            metrics_url: None,
+            reference: false,
+        }
+    }
+
+    fn template(text: &str, vars: &VarTable) -> Template {
+        Template::parse(text, vars, Escape::None).expect("a template")
+    }
+
+    fn spec(
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Body>,
+        vars: &VarTable,
+    ) -> RequestSpec {
+        RequestSpec {
+            name: "r".into(),
+            method: Method::Post,
+            url: template(path, vars),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), template(v, vars)))
+                .collect(),
+            body,
+            checks: vec![],
+            captures: vec![],
+            think_time: None,
+        }
+    }
+
+    fn render(p: &Prepared, base: &Base, vars: &VarTable, values: &[Option<String>]) -> Outgoing {
+        let ctx = RenderContext {
+            vars: values,
+            user: 7,
+            iteration: 0,
+        };
+        p.render(base, &ctx, vars).expect("renders").into_owned()
+    }
+
+    #[test]
+    fn a_request_without_templates_is_sent_as_prepared() {
+        let vars = VarTable::default();
+        let t = target(&[("x-team", "a")], &vars);
+        let base = Base::new(&t.base_url).expect("base");
+        let body = Some(Body::Json(template("{\"n\":1}", &vars)));
+        let p = Prepared::new(&spec("/items", &[], body, &vars), &t, &base, &vars).expect("ok");
+        let ctx = RenderContext {
+            vars: &[],
+            user: 0,
+            iteration: 0,
+        };
+        let out = p.render(&base, &ctx, &vars).expect("renders");
+        assert!(
+            matches!(out, Cow::Borrowed(_)),
+            "no copy for a fixed request"
+        );
+        assert_eq!(out.path.as_str(), "/api/items");
+        assert_eq!(out.method, http::Method::POST);
+        assert_eq!(&out.body[..], b"{\"n\":1}");
+        assert_eq!(out.headers["content-type"], "application/json");
+        assert_eq!(out.headers["x-team"], "a");
+        assert!(
+            out.headers["user-agent"]
+                .to_str()
+                .expect("text")
+                .starts_with("kneepoint/")
+        );
+    }
+
+    #[test]
+    fn templated_parts_render_per_user_and_the_last_header_of_a_name_wins() {
+        let mut vars = VarTable::default();
+        let token = vars.slot("token");
+        let t = target(&[("authorization", "none"), ("x-fixed", "1")], &vars);
+        let base = Base::new(&t.base_url).expect("base");
+        let fields = vec![
+            ("who".to_owned(), template("u{{user}}", &vars)),
+            ("note".to_owned(), template("a b&c", &vars)),
+        ];
+        let s = spec(
+            "/users/{{user}}/cart",
+            &[
+                ("authorization", "Bearer {{token}}"),
+                ("content-type", "text/x-form"),
+            ],
+            Some(Body::Form(fields)),
+            &vars,
+        );
+        let p = Prepared::new(&s, &t, &base, &vars).expect("ok");
+        let mut values = vec![None; vars.len()];
+        values[token] = Some("T1".into());
+        let out = render(&p, &base, &vars, &values);
+        assert_eq!(out.path.as_str(), "/api/users/7/cart");
+        assert_eq!(out.headers["authorization"], "Bearer T1");
+        assert_eq!(out.headers.get_all("authorization").iter().count(), 1);
+        assert_eq!(out.headers["x-fixed"], "1");
+        // The scenario's own content type is kept.
+        assert_eq!(out.headers["content-type"], "text/x-form");
+        assert_eq!(&out.body[..], b"who=u7&note=a+b%26c");
+        // A variable without a value fails the request, naming it.
+        let ctx = RenderContext {
+            vars: &[None],
+            user: 0,
+            iteration: 0,
+        };
+        let err = p.render(&base, &ctx, &vars).expect_err("no token yet");
+        assert!(err.contains("token"), "{err}");
+    }
+
+    #[test]
+    fn paths_are_joined_to_the_base_and_encoded_when_they_must_be() {
+        let vars = VarTable::default();
+        let t = target(&[], &vars);
+        let base = Base::new(&t.base_url).expect("base");
+        let (origin, path) = base.resolve("/a b/ü?q=x y").expect("resolves");
+        assert_eq!(path.as_str(), "/api/a%20b/%C3%BC?q=x%20y");
+        assert!(Arc::ptr_eq(&origin, &base.origin));
+        let (origin, path) = base.resolve("https://example.com/x").expect("resolves");
+        assert_eq!(path.as_str(), "/x");
+        assert_eq!(
+            *origin,
+            Origin::split("https://example.com:443/").expect("a URL").0
+        );
+        let (same, _) = base
+            .resolve("http://127.0.0.1:8080/other")
+            .expect("resolves");
+        assert!(
+            Arc::ptr_eq(&same, &base.origin),
+            "the base's origin is shared, not copied"
+        );
+    }
+
+    #[test]
+    fn an_invalid_fixed_header_fails_every_request_with_its_reason() {
+        let vars = VarTable::default();
+        let t = target(&[("x-bad", "a\nb")], &vars);
+        let base = Base::new(&t.base_url).expect("base");
+        let p = Prepared::new(&spec("/", &[], None, &vars), &t, &base, &vars).expect("prepared");
+        let ctx = RenderContext {
+            vars: &[],
+            user: 0,
+            iteration: 0,
+        };
+        let err = p.render(&base, &ctx, &vars).expect_err("cannot be sent");
+        assert!(err.contains("x-bad"), "{err}");
+    }
 }

@@ -72,7 +72,9 @@ impl Origin {
             .host_str()
             .ok_or_else(|| format!("`{url}` has no host"))?
             .to_owned();
-        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         let authority = match url.port() {
             Some(p) => format!("{host}:{p}"),
             None => host.clone(),
@@ -91,7 +93,10 @@ impl Origin {
         });
         Ok(Origin {
             tls,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port,
             host_header,
             basic_auth,
@@ -282,7 +287,11 @@ impl Agent {
 
     /// Send `request`, following redirects, and read the whole response — within the timeout.
     /// The body is kept only when `keep_body`.
-    pub(crate) async fn send(&mut self, request: &Outgoing, keep_body: bool) -> Result<Received, Failure> {
+    pub(crate) async fn send(
+        &mut self,
+        request: &Outgoing,
+        keep_body: bool,
+    ) -> Result<Received, Failure> {
         let timeout = self.connector.timeout;
         match tokio::time::timeout(timeout, self.exchange(request, keep_body)).await {
             Ok(result) => result,
@@ -445,7 +454,14 @@ fn redirect(received: &Received) -> Option<String> {
             | StatusCode::TEMPORARY_REDIRECT
             | StatusCode::PERMANENT_REDIRECT
     )
-    .then(|| received.headers.get(LOCATION)?.to_str().ok().map(str::to_owned))
+    .then(|| {
+        received
+            .headers
+            .get(LOCATION)?
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    })
     .flatten()
 }
 
@@ -476,7 +492,10 @@ enum Exchange {
 
 impl Conn {
     /// Poll the connection's state machine; true when it has ended.
-    fn drive(driver: &mut Option<http1::Connection<TokioIo<Stream>, Full<Bytes>>>, cx: &mut Context<'_>) -> bool {
+    fn drive(
+        driver: &mut Option<http1::Connection<TokioIo<Stream>, Full<Bytes>>>,
+        cx: &mut Context<'_>,
+    ) -> bool {
         if let Some(d) = driver.as_mut()
             && Pin::new(d).poll(cx).is_ready()
         {
@@ -617,3 +636,6 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
