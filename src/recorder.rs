@@ -520,7 +520,14 @@ impl Recorder {
         Ok(Snapshot {
             scopes: self.scope_results(&totals, secs, &c.samples)?,
             stages,
-            series: c.series.clone(),
+            // A second that began after the measured window and saw nothing (the drive's
+            // wind-down) is not part of the run.
+            series: c
+                .series
+                .iter()
+                .filter(|s| f64::from(s.t) < secs || s.requests > 0)
+                .cloned()
+                .collect(),
             arrivals: self.plan.open.then(|| lock(&self.arrivals).clone()),
         })
     }

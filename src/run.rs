@@ -206,8 +206,13 @@ pub async fn execute(
         // after it (about a second, no new iterations) is not load, and counting it would
         // understate the throughput.
         elapsed = elapsed.min(plan.duration.max(recorder.last_record()));
-    } else if plan.open && matches!(outcome, Ok(EndReason::IterationCap)) {
-        // Every capped arrival has finished: the load ended with the last response.
+    } else if matches!(
+        outcome,
+        Ok(EndReason::IterationCap | EndReason::FeedersExhausted)
+    ) {
+        // Every capped iteration or arrival has finished (the last one to end stopped the
+        // load), as has every user whose feeder ran out: the load ended with the last response,
+        // and goose's wind-down after it is not load.
         elapsed = elapsed.min(recorder.last_record().max(Duration::from_millis(1)));
     }
     if plan.open {
@@ -580,6 +585,24 @@ mod tests {
         let l = overall.stats.latency_us;
         assert!(l.p50 >= 20_000 && l.p99 >= 20_000, "{l:?}");
         assert!(l.p50 <= 25_000 && l.p99 <= 30_000, "{l:?}");
+        // 4 users × 15 iterations of 20 ms: the load lasts ~0.3 s. It ends with the last
+        // response, not after goose's wind-down (about a second more), and no empty second
+        // trails the series.
+        assert!(
+            results.duration_s >= 0.3 && results.duration_s < 0.8,
+            "{}",
+            results.duration_s
+        );
+        let rate = overall.stats.throughput_rps;
+        assert!(
+            (rate - 60.0 / results.duration_s).abs() < 1e-6 * rate,
+            "{rate}"
+        );
+        assert!(
+            results.series.last().is_some_and(|s| s.requests > 0),
+            "{:?}",
+            results.series
+        );
         assert!(dir.path().join("results.json").exists());
     }
 
