@@ -28,6 +28,8 @@
 #   MEMORY=0         1: the fixed-request-count memory mode instead
 #   KNEEPOINT=PATH   kneepoint binary to use (not built); default: cargo builds target/release/
 #   HELLO_TARGET=PATH  target binary to use (not built); default: cargo builds the example
+#   TARGET_PATH=/    path on the target; `/delay/1` (1 ms by construction) with few connections
+#                    checks that the generator's own cost does not read as latency
 #
 #   bash ci/bench-generator.sh
 #   DURATION=10 CONNS=100 RUNS=5 bash ci/bench-generator.sh
@@ -40,7 +42,8 @@ CONNS=${CONNS:-50}
 RUNS=${RUNS:-3}
 PORT=${PORT:-18080}
 MEMORY=${MEMORY:-0}
-URL="http://127.0.0.1:$PORT/"
+TARGET_PATH=${TARGET_PATH:-/}
+URL="http://127.0.0.1:$PORT$TARGET_PATH"
 MEMORY_COUNTS=(100000 1000000)
 MEMORY_LIMIT=600 # seconds allowed for one fixed-count run
 
@@ -48,6 +51,7 @@ die() { echo "bench-generator: $*" >&2; exit 1; }
 for knob in DURATION CONNS RUNS PORT; do
   [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer, got '${!knob}'"
 done
+[[ $TARGET_PATH == /* ]] || die "TARGET_PATH must start with /, got '$TARGET_PATH'"
 
 if ! { command -v wrk && command -v jq && [ -x /usr/bin/time ]; } >/dev/null; then bash ci/setup.sh; fi
 
@@ -123,7 +127,7 @@ scenario() { # scenario FILE LOAD_LINES...: a closed-model scenario of GET / at 
     echo '[[transaction]]'
     echo 'name = "hello"'
     echo '[[transaction.request]]'
-    echo 'path = "/"'
+    echo "path = \"$TARGET_PATH\""
   } >"$file"
 }
 
