@@ -304,6 +304,14 @@ mod tests {
         }
     }
 
+    fn no_values() -> RenderContext<'static> {
+        RenderContext {
+            vars: &[],
+            user: 0,
+            iteration: 0,
+        }
+    }
+
     fn template(text: &str, vars: &VarTable) -> Template {
         Template::parse(text, vars, Escape::None).expect("a template")
     }
@@ -345,11 +353,7 @@ mod tests {
         let base = Base::new(&t.base_url).expect("base");
         let body = Some(Body::Json(template("{\"n\":1}", &vars)));
         let p = Prepared::new(&spec("/items", &[], body, &vars), &t, &base, &vars).expect("ok");
-        let ctx = RenderContext {
-            vars: &[],
-            user: 0,
-            iteration: 0,
-        };
+        let ctx = no_values();
         let out = p.render(&base, &ctx, &vars).expect("renders");
         assert!(
             matches!(out, Cow::Borrowed(_)),
@@ -437,11 +441,7 @@ mod tests {
         let t = target(&[("x-bad", "a\nb")], &vars);
         let base = Base::new(&t.base_url).expect("base");
         let p = Prepared::new(&spec("/", &[], None, &vars), &t, &base, &vars).expect("prepared");
-        let ctx = RenderContext {
-            vars: &[],
-            user: 0,
-            iteration: 0,
-        };
+        let ctx = no_values();
         let err = p.render(&base, &ctx, &vars).expect_err("cannot be sent");
         assert!(err.contains("x-bad"), "{err}");
     }

@@ -313,7 +313,8 @@ impl Agent {
         let mut body = request.body.clone();
         // What redirects changed, applied to the request's own headers at every hop.
         let (mut other_host, mut body_dropped, mut referer) = (false, false, None);
-        for hop in 0..=MAX_REDIRECTS {
+        let mut hop = 0;
+        loop {
             let mut headers = request.headers.clone();
             if other_host {
                 for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
@@ -392,8 +393,8 @@ impl Agent {
             if next_origin != *origin {
                 origin = Arc::new(next_origin);
             }
+            hop += 1;
         }
-        unreachable!("the last hop returns")
     }
 
     /// One request on this user's connection to `origin` (opened when there is none); a request
@@ -405,7 +406,8 @@ impl Agent {
         keep_body: bool,
     ) -> Result<Received, Failure> {
         let mut request = request;
-        for attempt in 0..2 {
+        let mut resent = false;
+        loop {
             let i = match self.conns.iter().position(|c| c.origin == *origin) {
                 Some(i) => i,
                 None => {
@@ -429,10 +431,12 @@ impl Agent {
                     }
                     return Ok(received);
                 }
-                Err(Exchange::NotSent(again, why)) if attempt == 0 && conn.reused => {
+                // A kept-alive connection closed before it took the request: once more, on a
+                // new one.
+                Err(Exchange::NotSent(again, _)) if !resent && conn.reused => {
                     self.conns.remove(i);
-                    request = again;
-                    let _ = why;
+                    request = *again;
+                    resent = true;
                 }
                 Err(Exchange::NotSent(_, e) | Exchange::Failed(e)) => {
                     self.conns.remove(i);
@@ -440,7 +444,6 @@ impl Agent {
                 }
             }
         }
-        unreachable!("the second attempt returns")
     }
 }
 
@@ -486,7 +489,7 @@ impl std::fmt::Debug for Conn {
 
 enum Exchange {
     /// The request was not written: it can go on another connection.
-    NotSent(Request<Full<Bytes>>, String),
+    NotSent(Box<Request<Full<Bytes>>>, String),
     Failed(String),
 }
 
@@ -518,13 +521,13 @@ impl Conn {
         })
         .await;
         if let Err(e) = ready {
-            return Err(Exchange::NotSent(request, chain(&e)));
+            return Err(Exchange::NotSent(Box::new(request), chain(&e)));
         }
         let work = async {
             let response = sender.try_send_request(request).await.map_err(|mut e| {
                 let why = chain(e.error());
                 match e.take_message() {
-                    Some(request) => Exchange::NotSent(request, why),
+                    Some(request) => Exchange::NotSent(Box::new(request), why),
                     None => Exchange::Failed(why),
                 }
             })?;
