@@ -67,3 +67,20 @@ impl Failure {
         }
     }
 }
+
+/// An error and its causes on one line (`cannot write x: No space left on device`), skipping a
+/// cause the text already includes (many errors embed their source in their own message). The
+/// one error-chain printer: every message that shows a cause is made here.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -15,6 +15,7 @@ pub mod error;
 pub(crate) mod health;
 pub mod history;
 pub mod merge;
+pub mod output;
 pub mod plan;
 pub mod planning;
 pub mod progress;

@@ -604,16 +604,17 @@ impl RunResults {
         Self::from_json(&file, &text)
     }
 
-    /// Write atomically (temp file + rename) so a crash never leaves half a file.
+    /// Write through the one writer ([`crate::output`]): never half a file.
     pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
         let write_err = |source| ResultsError::Write {
             path: path.to_owned(),
             source,
         };
         let json = serde_json::to_vec_pretty(self).map_err(|e| write_err(io::Error::other(e)))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)
+        crate::output::write_file(path, &json).map_err(|e| match e {
+            crate::output::WriteError::CreateDir { source, .. }
+            | crate::output::WriteError::Write { source, .. } => write_err(source),
+        })
     }
 }
 

@@ -390,7 +390,7 @@ where
             Err(e) => {
                 report.stop = Some(StopReason::StepFailed {
                     step: index,
-                    message: error_chain(&e),
+                    message: crate::error::chain(&e),
                 });
                 on_step(&report).map_err(|source| SearchError::Save {
                     step: index,
@@ -482,16 +482,4 @@ where
         load = next;
     }
     Ok(report)
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }

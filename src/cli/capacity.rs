@@ -12,6 +12,8 @@ use kneepoint::capacity::{
     search, summary,
 };
 use kneepoint::compare::parse_fraction;
+use kneepoint::error::chain;
+use kneepoint::output;
 use kneepoint::run::{default_out_dir, handle_signals, start_reference_stack};
 use kneepoint::scenario::Override;
 use kneepoint::{Failure, Outcome};
@@ -286,32 +288,15 @@ fn from_points(
     Ok(Outcome::Passed)
 }
 
-/// Write atomically (temp file + rename) so a stop mid-write never leaves half a report.
+/// Write the report and its page through the one writer, so a stop mid-write never leaves half
+/// of either.
 fn save(path: &Path, report: &CapacityReport) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path)?;
+    output::write_file(path, &json).map_err(io::Error::other)?;
     // The page goes beside the data after every step, so a stopped search has one too.
     let html = kneepoint::report::html::render_capacity(report).map_err(io::Error::other)?;
-    let page = path.with_file_name("capacity.html");
-    let tmp = page.with_extension("html.tmp");
-    std::fs::write(&tmp, html)?;
-    std::fs::rename(&tmp, page)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
+    output::write_file(&path.with_file_name("capacity.html"), html.as_bytes())
+        .map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use kneepoint::compare::{
     self, CompareError, CompareOptions, CompareSettings, Metric, Side, check_confidence,
     parse_fraction, parse_min_latency_change,
 };
+use kneepoint::error::chain;
+use kneepoint::output;
 use kneepoint::results::RunResults;
 use kneepoint::{Failure, Outcome};
 
@@ -235,30 +237,9 @@ fn default_out(candidate: &Path) -> PathBuf {
 }
 
 fn write_all(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), Failure> {
-    let fail = |path: &Path, e: std::io::Error| {
-        Failure::run(miette::miette!("cannot write `{}`: {e}", path.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| fail(&path, e))?;
-    }
-    Ok(())
-}
-
-/// An error and its causes on one line, skipping causes the message already includes.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
+    output::write_files(dir, files)
+        .map(drop)
+        .map_err(|e| Failure::run(miette::miette!("{}", chain(&e))))
 }
 
 fn parse_confidence(s: &str) -> Result<f64, String> {

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use kneepoint::compare::Metric;
+use kneepoint::error::chain;
 use kneepoint::history::{self, HistoryOptions};
+use kneepoint::output;
 use kneepoint::{Failure, Outcome};
-
-use super::compare::chain;
 
 /// Flags of `kneepoint history`.
 #[derive(Debug, clap::Args)]
@@ -53,22 +53,14 @@ impl HistoryArgs {
         let out = self.out.clone().unwrap_or_else(|| self.default_out());
         let json = serde_json::to_string_pretty(&h)
             .map_err(|e| Failure::run(miette::miette!("cannot serialize the history: {e}")))?;
-        std::fs::create_dir_all(&out)
-            .and_then(|()| std::fs::write(out.join("history.json"), json))
-            .map_err(|e| {
-                Failure::run(miette::miette!(
-                    "cannot write `{}`: {e}",
-                    out.join("history.json").display()
-                ))
-            })?;
+        let write = |name: &str, bytes: &[u8]| {
+            output::write_files(&out, &[(name, bytes)])
+                .map_err(|e| Failure::run(miette::miette!("{}", chain(&e))))
+        };
+        write("history.json", json.as_bytes())?;
         let html = kneepoint::report::html::render_history(&h)
             .map_err(|e| Failure::run(miette::miette!("cannot render history.html: {e}")))?;
-        std::fs::write(out.join("history.html"), html).map_err(|e| {
-            Failure::run(miette::miette!(
-                "cannot write `{}`: {e}",
-                out.join("history.html").display()
-            ))
-        })?;
+        write("history.html", html.as_bytes())?;
         print!("{}", history::to_table(&h));
         eprintln!("wrote {}", out.join("history.json").display());
         Ok(Outcome::Passed)

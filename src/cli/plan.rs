@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use kneepoint::capacity::CapacityReport;
+use kneepoint::error::chain;
+use kneepoint::output;
 use kneepoint::planning::{
     self, CapacitySource, Catalogue, Demand, Forecast, InputError, PlanInputs, ResolvedCapacity,
 };
@@ -120,15 +122,15 @@ impl PlanArgs {
             .map_err(|e| Failure::run(miette!("cannot encode the plan: {e}")))?;
         let html = kneepoint::report::html::render_plan(&plan)
             .map_err(|e| Failure::run(miette!("cannot render plan.html: {e}")))?;
-        for (file, bytes) in [
-            ("plan.json", json),
-            ("plan.csv", csv),
-            ("plan.html", html.into_bytes()),
-        ] {
-            let path = self.out.join(file);
-            std::fs::write(&path, bytes)
-                .map_err(|e| Failure::run(miette!("cannot write `{}`: {e}", path.display())))?;
-        }
+        output::write_files(
+            &self.out,
+            &[
+                ("plan.json", &json),
+                ("plan.csv", &csv),
+                ("plan.html", html.as_bytes()),
+            ],
+        )
+        .map_err(|e| Failure::run(miette!("{}", chain(&e))))?;
         print!("{}", planning::render_table(&plan));
         println!(
             "wrote {}, {} and {}",

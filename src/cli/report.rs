@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use kneepoint::capacity::CapacityReport;
 use kneepoint::compare::Comparison;
+use kneepoint::error::chain;
 use kneepoint::history::History;
+use kneepoint::output;
 use kneepoint::planning::Plan;
 use kneepoint::report::html::{
     HtmlReport, render_capacity, render_compare, render_history, render_html, render_plan,
@@ -135,11 +137,8 @@ impl ReportArgs {
         let out = self
             .output
             .unwrap_or_else(|| default_output(&file, kind.file_name()));
-        std::fs::write(&out, html).map_err(|e| {
-            Failure::invalid(miette::miette!(
-                "cannot write the report to `{}`: {e}",
-                out.display()
-            ))
+        output::write_file(&out, html.as_bytes()).map_err(|e| {
+            Failure::invalid(miette::miette!("cannot write the report: {}", chain(&e)))
         })?;
         println!("{}", out.display());
         Ok(Outcome::Passed)
@@ -153,22 +152,6 @@ fn default_output(file: &Path, name: &str) -> PathBuf {
 
 fn read_failure(e: ResultsError) -> Failure {
     Failure::invalid(miette::miette!("{}", chain(&e)))
-}
-
-/// The error and its causes on one line, so the io/serde reason stays visible.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let cause = s.to_string();
-        // Some errors already embed their source in their own message.
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        cur = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub use super::pages::capacity::render_capacity;
 pub use super::pages::compare::{render_compare, render_compare_with_runs};
 pub use super::pages::history::render_history;
 pub use super::pages::plan::render_plan;
+use crate::error::chain;
 
 /// Most points drawn per time series; longer series are bucketed.
 pub const MAX_POINTS: usize = 1000;
@@ -69,17 +70,6 @@ pub enum HtmlError {
     /// A chart could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
-}
-
-/// Tera's own message is terse; the useful part is in its source chain.
-fn chain(e: &tera::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(s) = cur {
-        let _ = write!(text, ": {s}");
-        cur = s.source();
-    }
-    text
 }
 
 /// Render the HTML report of a run.

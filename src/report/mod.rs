@@ -1,13 +1,13 @@
 //! Exporters: each output format turns results into bytes; where they go is chosen elsewhere.
 //!
 //! Invariant: an exporter only renders (`RunResults` → bytes) and never touches the disk;
-//! [`write_all`] is the one place that writes report files, always through a temporary file and a
-//! rename, so a crash or a full disk never leaves a half-written report behind.
+//! [`write_all`] hands the bytes to the one writer ([`crate::output`]), so a crash or a full disk
+//! never leaves a half-written report behind.
 
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::output::{self, WriteError};
 use crate::results::RunResults;
 
 pub mod csv;
@@ -82,48 +82,33 @@ pub fn write_all(
     out_dir: &Path,
     exporters: &[&dyn Exporter],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
-        path: out_dir.to_owned(),
-        source,
-    })?;
+    output::create_dir(out_dir)?;
+    // One at a time: a format that fails to render keeps the files before it (results.json
+    // comes first).
     exporters
         .iter()
         .map(|exporter| {
             let bytes = exporter.render(run)?;
             let path = out_dir.join(exporter.file_name());
-            write_atomic(&path, &bytes)?;
+            output::write_file(&path, &bytes)?;
             Ok(path)
         })
         .collect()
 }
 
-/// Write `bytes` to `path` through `.NAME.tmp` in the same folder and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        // Flushing to the device surfaces a full disk here rather than after the rename.
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // Best effort: the original error is what matters.
-        let _ = fs::remove_file(&tmp);
+impl From<WriteError> for ReportError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::CreateDir { path, source } => Self::CreateDir { path, source },
+            WriteError::Write { path, source } => Self::Write { path, source },
+        }
     }
-    result.map_err(err)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

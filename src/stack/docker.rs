@@ -40,6 +40,7 @@ use testcontainers_modules::testcontainers::{
 };
 
 use super::{Endpoint, HealthCheck, ImageRef, Images, Running, StackError, StackOptions, Started};
+use crate::error::chain;
 
 /// How long the preflight waits for the engine to answer (each call).
 pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,7 +154,7 @@ async fn probe(
         Ok(Ok(_)) => {}
         Ok(Err(err)) => {
             return Err(DockerUnavailable::NoEngine {
-                detail: error_chain(&err),
+                detail: chain(&err),
             });
         }
         Err(_) => return Err(DockerUnavailable::Timeout { after: timeout }),
@@ -174,7 +175,7 @@ async fn probe(
                 return Err(DockerUnavailable::Inspect {
                     image: descriptor,
                     role,
-                    detail: error_chain(&err),
+                    detail: chain(&err),
                 });
             }
             Err(_) => return Err(DockerUnavailable::Timeout { after: timeout }),
@@ -376,10 +377,10 @@ fn remove_run_blocking(run_id: String) {
                 .map_err(|e| (run_id.clone(), e.to_string()))?;
             runtime
                 .block_on(async {
-                    let docker = Docker::connect_with_defaults().map_err(|e| error_chain(&e))?;
+                    let docker = Docker::connect_with_defaults().map_err(|e| chain(&e))?;
                     match tokio::time::timeout(CLEANUP_TIMEOUT, remove_run(&docker, &run_id)).await
                     {
-                        Ok(result) => result.map_err(|e| error_chain(&e)),
+                        Ok(result) => result.map_err(|e| chain(&e)),
                         Err(_) => Err("timed out".to_owned()),
                     }
                 })
@@ -562,20 +563,6 @@ fn loopback_only(port: u16) -> impl Fn(&mut HostConfig) + Send + Sync + 'static 
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn start_failed(what: String) -> StackError {
     StackError::Start {
         backend: "docker",
@@ -586,7 +573,7 @@ fn start_failed(what: String) -> StackError {
 fn container_failed(role: &str, image: &ImageRef, err: &TestcontainersError) -> StackError {
     start_failed(format!(
         "{role} container (image `{image}`) did not start: {}",
-        error_chain(err)
+        chain(err)
     ))
 }
 
@@ -612,7 +599,7 @@ pub(crate) async fn start_run(opts: &StackOptions, run: Run) -> Result<Started, 
         )),
         Err(err) => notes.push(format!(
             "could not sweep stale kneepoint containers: {}",
-            error_chain(&err)
+            chain(&err)
         )),
     }
 
@@ -690,7 +677,7 @@ async fn start_containers(
         .map_err(|err| {
             start_failed(format!(
                 "cannot create network `{network}`: {}",
-                error_chain(&err)
+                chain(&err)
             ))
         })?;
 
@@ -806,7 +793,7 @@ async fn host_port<I: testcontainers_modules::testcontainers::Image>(
     container.get_host_port_ipv4(port).await.map_err(|err| {
         start_failed(format!(
             "the {role} container has no host port for {port}: {}",
-            error_chain(&err)
+            chain(&err)
         ))
     })
 }
@@ -829,7 +816,7 @@ async fn wait_ready(
         let last = match http.get(&url).send().await {
             Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
             Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(err) => error_chain(&err),
+            Err(err) => chain(&err),
         };
         if let Some(exited) = exited(service, &format!("before {url} answered 200")).await {
             return Err(exited);

@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::{HealthCheck, Running, StackError, StackOptions, Started};
+use crate::error::chain;
 
 /// Upper bound for a graceful stop (in-flight requests, queue grace period).
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -104,7 +105,7 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
     let state = tokio::time::timeout(budget, reference_service::embedded::connect(&config))
         .await
         .map_err(|_| start_failed(format!("seeding did not finish within {budget:?}")))?
-        .map_err(|err| start_failed(error_chain(&err)))?;
+        .map_err(|err| start_failed(chain(&err)))?;
     let seeded = clock.elapsed();
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
@@ -121,7 +122,7 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
         .await;
         let how = match &result {
             Ok(()) => "the embedded service stopped".to_owned(),
-            Err(err) => format!("the embedded service failed: {}", error_chain(err)),
+            Err(err) => format!("the embedded service failed: {}", chain(err)),
         };
         ended_tx.send_replace(Some(how));
         result
@@ -151,17 +152,6 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
     })
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 async fn wait_ready(base_url: &str, budget: Duration) -> Result<(), StackError> {
     let url = format!("{base_url}/ready");
     let http = reqwest::Client::builder()
@@ -174,7 +164,7 @@ async fn wait_ready(base_url: &str, budget: Duration) -> Result<(), StackError> 
         let last = match http.get(&url).send().await {
             Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
             Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(err) => error_chain(&err),
+            Err(err) => chain(&err),
         };
         if clock.elapsed() >= budget {
             return Err(StackError::NotReady {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::error::chain;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{
@@ -562,18 +563,6 @@ impl Conn {
         })
         .await
     }
-}
-
-/// A hyper error with its causes ("connection closed before message completed: …").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 /// A connection's byte stream, plain or TLS.
