@@ -14,6 +14,8 @@ pub mod driver;
 pub mod error;
 pub(crate) mod health;
 pub mod history;
+#[cfg(test)]
+mod layers;
 pub mod merge;
 pub mod output;
 pub mod plan;
@@ -29,6 +31,7 @@ pub mod scrape;
 pub mod shard;
 pub mod sla;
 pub mod stack;
+pub mod step_runner;
 pub mod template;
 
 pub use error::{Failure, Outcome};

@@ -4,13 +4,13 @@
 //! [`CapacityReport`] — the `capacity.json` format — with a Universal Scalability Law fit
 //! ([`usl`]), the knee of the throughput curve ([`knee`]), the highest throughput that met every
 //! SLA, and a Little's-law consistency check per step. [`search`] drives the steps through a
-//! [`StepRunner`]; [`engine`] implements it on the run engine.
+//! [`StepRunner`]; [`crate::step_runner`] implements it on the run engine, outside these models.
 //!
-//! Invariant: no I/O and no clock here, except in [`engine`], which runs the load. Files are
+//! Invariant: no I/O and no clock here, and nothing of kneepoint's is imported but `results` and `error`
+//! (the step runner that runs load lives in `crate::step_runner`). Files are
 //! read and written by the caller (the search hands each updated report to a callback); time
 //! caps use the elapsed time each step reports.
 
-pub mod engine;
 pub mod knee;
 pub mod points;
 pub mod search;

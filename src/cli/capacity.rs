@@ -5,7 +5,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kneepoint::capacity::engine::{EngineOptions, EngineRunner, scenario_model};
 use kneepoint::capacity::points::{PointsOptions, steps_from_csv};
 use kneepoint::capacity::{
     AnalysisOptions, CapacityReport, Growth, SearchError, SearchModel, SearchOptions, StopReason,
@@ -16,6 +15,7 @@ use kneepoint::error::chain;
 use kneepoint::output;
 use kneepoint::run::{default_out_dir, handle_signals, start_reference_stack};
 use kneepoint::scenario::Override;
+use kneepoint::step_runner::{EngineOptions, EngineRunner, scenario_model};
 use kneepoint::{Failure, Outcome};
 use miette::miette;
 

@@ -4,7 +4,8 @@
 //! (ramp to the step's load, then stay there) and `step N` (the measured hold) — run it with
 //! [`crate::run::execute`] on a runtime this runner owns, and measure the hold stage alone.
 //!
-//! Invariant: this is the only file of `capacity` that does I/O or reads a clock. What a step
+//! Invariant: the capacity models stay pure (`capacity/` does no I/O and reads no clock); this
+//! runner, above them and above the run engine, is where a search meets real load. What a step
 //! measured comes only from its hold stage (the warm-up never counts, and SLAs are judged on the
 //! hold alone); every step's full results stay in `STEPS/NN-LOAD/results.json`.
 
@@ -12,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::search::{StepError, StepRunner, StepSpec};
-use super::{SearchModel, StepMeasurement};
+use crate::capacity::search::{StepError, StepRunner, StepSpec};
+use crate::capacity::{SearchModel, StepMeasurement};
 use crate::results::{RunResults, RunStatus};
 use crate::run::{RunError, RunSettings, execute};
 use crate::scenario::model::{ClosedLoad, LoadModel, OpenLoad, Scenario, Sla, Stage, ThinkTime};
