@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sha2::Digest as _;
-
 use crate::driver::{self, EndReason};
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -118,14 +116,6 @@ pub fn handle_signals() {
 /// no load to stop.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// SHA-256 of a file's bytes, hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Everything fixed at the start of a run, for building results.
