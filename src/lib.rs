@@ -28,6 +28,7 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod scrape;
+pub mod server_series;
 pub mod shard;
 pub mod sla;
 pub mod stack;

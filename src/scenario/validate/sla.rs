@@ -244,7 +244,7 @@ fn parse_metric(ctx: &mut Ctx<'_>, m: &Spanned<String>) -> Option<SlaMetric> {
 /// A `server:<series>` metric, if the run records that series: an SLA on a series that is never
 /// scraped could only fail for want of samples.
 fn server_series(ctx: &mut Ctx<'_>, span: Range<usize>, series: &str) -> Option<SlaMetric> {
-    let known = crate::scrape::SERIES.iter().map(|d| d.name);
+    let known = crate::server_series::SERIES.iter().map(|d| d.name);
     if known.clone().any(|k| k == series) {
         return Some(SlaMetric::Server(series.to_owned()));
     }
