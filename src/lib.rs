@@ -29,11 +29,13 @@ pub mod run;
 pub mod scenario;
 pub mod scrape;
 pub mod server_series;
+pub mod settings;
 pub mod shard;
 pub mod sla;
 pub mod stack;
 pub mod step_runner;
 pub mod template;
+pub mod values;
 
 pub use error::{Failure, Outcome};
 pub use results::RunResults;

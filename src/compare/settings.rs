@@ -5,42 +5,8 @@
 //! below; a noise floor for every metric replaces the lower layers' per-metric floors too, since
 //! it says "all metrics".
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use super::{CompareOptions, Metric};
-
-/// Settings of a comparison as one source gives them: every field optional.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CompareSettings {
-    /// Noise floor of every metric (0.05 = 5 %).
-    pub noise_floor: Option<f64>,
-    /// Noise floors of single metrics (applied after [`Self::noise_floor`]).
-    pub noise_floors: BTreeMap<Metric, f64>,
-    /// Absolute noise floor of latency metrics.
-    pub min_latency_change: Option<Duration>,
-    /// Largest allowed relative regression, per metric.
-    pub budgets: BTreeMap<Metric, f64>,
-    /// Two-sided confidence of the intervals.
-    pub confidence: Option<f64>,
-    /// Metrics that take part in the gate (replaces the lower layer's list).
-    pub gate: Option<Vec<Metric>>,
-    /// Gate request scopes too.
-    pub gate_requests: Option<bool>,
-    /// Compare intended-start latency.
-    pub intended: Option<bool>,
-    /// Bootstrap replicates per percentile.
-    pub resamples: Option<usize>,
-    /// Seed of the bootstrap.
-    pub seed: Option<u64>,
-}
-
-impl CompareSettings {
-    /// Whether no field is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
+use super::CompareOptions;
+use crate::settings::CompareSettings;
 
 impl CompareOptions {
     /// Layer `settings` over these options: what `settings` gives replaces what is here.
@@ -75,77 +41,15 @@ impl CompareOptions {
     }
 }
 
-/// `5%` → 0.05, `0.05` → 0.05; a bare number above 1 is refused as ambiguous (`5` could mean
-/// 5 % or 500 %).
-pub fn parse_fraction(s: &str) -> Result<f64, String> {
-    let s = s.trim();
-    let (number, scale) = match s.strip_suffix('%') {
-        Some(n) => (n.trim(), 100.0),
-        None => (s, 1.0),
-    };
-    let v: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number or percentage"))?;
-    check_fraction(v / scale, s, scale == 1.0)
-}
-
-/// A fraction written as a bare number (TOML `0.05`): the same rules as [`parse_fraction`].
-pub fn fraction_from_number(v: f64) -> Result<f64, String> {
-    check_fraction(v, &v.to_string(), true)
-}
-
-fn check_fraction(v: f64, text: &str, bare: bool) -> Result<f64, String> {
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{text}` must not be negative"));
-    }
-    if bare && v > 1.0 {
-        return Err(format!(
-            "`{text}` is ambiguous: write `{text}%` or a fraction like 0.05"
-        ));
-    }
-    Ok(v)
-}
-
-/// The absolute latency floor: a duration with a unit (`1ms`, `250us`, `0.5ms`) or `0` for none.
-pub fn parse_min_latency_change(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.parse::<f64>().is_ok_and(|v| v == 0.0) {
-        return Ok(Duration::ZERO);
-    }
-    if let Some(ms) = s
-        .strip_suffix("ms")
-        .and_then(|n| n.trim().parse::<f64>().ok())
-    {
-        // humantime takes whole numbers only; `0.5ms` reads naturally for this floor.
-        return if ms.is_finite() && ms >= 0.0 {
-            Ok(Duration::from_secs_f64(ms / 1e3))
-        } else {
-            Err(format!("`{s}` must not be negative"))
-        };
-    }
-    if s.parse::<f64>().is_ok() {
-        return Err(format!(
-            "`{s}` has no unit: write e.g. `{s}ms` or `{s}us` (or `0` for no absolute floor)"
-        ));
-    }
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration: {e}"))
-}
-
-/// A confidence between 50 % and 100 % (both exclusive).
-pub fn check_confidence(v: f64, text: &str) -> Result<f64, String> {
-    if v > 0.5 && v < 1.0 {
-        Ok(v)
-    } else {
-        Err(format!("confidence `{text}` must lie between 50% and 100%"))
-    }
-}
-
-/// Fewest bootstrap replicates [`CompareOptions`] accepts.
-pub const MIN_RESAMPLES: usize = 100;
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::settings::Metric;
+    use crate::values::{
+        check_confidence, fraction_from_number, parse_fraction, parse_min_latency_change,
+    };
 
     #[test]
     fn layers_replace_what_they_set() {

@@ -712,7 +712,7 @@ mod tests {
 
     #[test]
     fn compare_table_promotes_every_key() {
-        use crate::compare::Metric;
+        use crate::settings::Metric;
         let c = ok("compare.toml", &[]).compare;
         assert_eq!(c.noise_floor, Some(0.03));
         assert_eq!(c.noise_floors, [(Metric::P99, 0.1)].into());

@@ -10,8 +10,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-use crate::compare::CompareSettings;
 use crate::results::ArrivalUnit;
+use crate::settings::CompareSettings;
 use crate::template::{Template, VarTable};
 
 /// A scenario ready to run.

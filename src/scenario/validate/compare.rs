@@ -10,12 +10,12 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::compare::{
-    CompareSettings, MIN_RESAMPLES, Metric, check_confidence, fraction_from_number, parse_fraction,
-    parse_min_latency_change,
-};
 use crate::scenario::diagnostic::did_you_mean;
 use crate::scenario::raw::{NumOrStr, RawCompare, RawValue};
+use crate::settings::{CompareSettings, MIN_RESAMPLES, Metric};
+use crate::values::{
+    check_confidence, fraction_from_number, parse_fraction, parse_min_latency_change,
+};
 
 use super::context::Ctx;
 
