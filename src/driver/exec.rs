@@ -267,7 +267,6 @@ impl Shared {
         let received = agent.send(&outgoing, prepared.keep_body).await;
         let at = Instant::now();
         let latency = at.saturating_duration_since(start);
-        drop(outgoing);
         let (code, error) = match received {
             Err(Failure::Connect(m)) => (None, Some((ErrorKind::Connect, m))),
             Err(Failure::Timeout(m)) => (None, Some((ErrorKind::Timeout, m))),

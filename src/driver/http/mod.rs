@@ -161,7 +161,6 @@ pub(crate) enum Failure {
 /// Invariant: building an agent reads no file. The platform's root certificates are loaded
 /// once here (a general-purpose client loads and parses every file in `/etc/ssl/certs` for
 /// each client: done per user, a pool of 1 000 users spent seconds on it before it could serve).
-#[derive(Clone)]
 pub(crate) struct Connector {
     tls: Option<tokio_rustls::TlsConnector>,
     tls_error: Option<String>,
