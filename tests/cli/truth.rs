@@ -112,10 +112,26 @@ async fn closed_p99(t: &Target, path: &str, rate: u32) -> u64 {
 }
 
 /// An open run of `/delay/1` at `rate` for 5 s from a standing start: every arrival on time, so
-/// the corrected latency is the path's own.
+/// the corrected latency is the path's own. A shared host's noise only ever adds to a tail, and a
+/// slow start is in every attempt: the check holds if it holds in one of two attempts, each a
+/// fresh reference and open run (a real defect fails both; both messages are shown).
 async fn on_time_from_a_standing_start(rate: u32) {
     let t = target().await;
-    let reference = closed_p99(&t, "/delay/1", rate).await;
+    let mut failures = Vec::new();
+    for attempt in 1..=2 {
+        match on_time_attempt(&t, rate).await {
+            Ok(()) => return,
+            Err(e) => {
+                println!("attempt {attempt}: {e}");
+                failures.push(e);
+            }
+        }
+    }
+    panic!("both attempts failed:\n{}", failures.join("\n"));
+}
+
+async fn on_time_attempt(t: &Target, rate: u32) -> Result<(), String> {
+    let reference = closed_p99(t, "/delay/1", rate).await;
     let run = run(&open(&t.url, "/delay/1", rate, "5s", "")).await;
     let a = arrivals(&run);
     let o = overall(&run);
@@ -123,40 +139,42 @@ async fn on_time_from_a_standing_start(rate: u32) {
     let expected = u64::from(rate) * 5;
     // The schedule's count over [0, 5 s) is exact; ±1 lets the arrival due exactly at 5 s fall
     // either side of the end after float rounding.
-    assert!(
-        a.scheduled.abs_diff(expected) <= 1,
-        "scheduled {} arrivals, expected {expected}: {a:?}",
-        a.scheduled
-    );
+    if a.scheduled.abs_diff(expected) > 1 {
+        return Err(format!(
+            "scheduled {} arrivals, expected {expected}: {a:?}",
+            a.scheduled
+        ));
+    }
     // The pool (default 1000) dwarfs what is in flight (rate × ~1 ms ≤ a few): none may be missed.
-    assert_eq!(
-        a.missed, 0,
-        "missed arrivals with a pool ≫ in flight: {a:?}"
-    );
+    if a.missed != 0 {
+        return Err(format!("missed arrivals with a pool ≫ in flight: {a:?}"));
+    }
     // 1 %: room for a few scheduler hiccups (late = over 5 ms behind) on a shared 2-core machine,
     // none for a slow start (a start-up second of nothing would make every early arrival late).
-    assert!(
-        a.late * 100 <= a.scheduled,
-        "{} of {} arrivals late (> 1 %): {a:?}; {o:?}",
-        a.late,
-        a.scheduled
-    );
+    if a.late * 100 > a.scheduled {
+        return Err(format!(
+            "{} of {} arrivals late (> 1 %): {a:?}; {o:?}",
+            a.late, a.scheduled
+        ));
+    }
     // On time, the corrected p99 is the path's own p99 (the closed reference) at most: the
     // correction adds the arrivals' lag and nothing else. Tolerance 1 ms: the lag a woken
     // thread may take on a shared 2-core machine plus loopback jitter; 0.1 %: the histograms'
     // 3 significant digits. One-sided: the open run may well be calmer than the reference.
     let tolerance = 1_000 + reference / 1_000;
-    assert!(
-        o.corrected.p99 <= reference + tolerance,
-        "corrected p99 {} µs vs closed reference p99 {reference} µs: more than {tolerance} µs \
-         above; {a:?}; {o:?}",
-        o.corrected.p99
-    );
-    // And no faster than the path can be: it sleeps 1 ms.
+    if o.corrected.p99 > reference + tolerance {
+        return Err(format!(
+            "corrected p99 {} µs vs closed reference p99 {reference} µs: more than {tolerance} µs \
+             above; {a:?}; {o:?}",
+            o.corrected.p99
+        ));
+    }
+    // And no faster than the path can be: it sleeps 1 ms. Not noise: fails at once.
     assert!(
         o.corrected.p50 >= 1_000 && o.sent.p50 >= 1_000,
         "faster than a 1 ms path: {o:?}"
     );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
