@@ -623,7 +623,7 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::testing::{Spec, run};
+    use crate::testing::sampled::{Spec, run};
     use rand::Rng as _;
 
     /// A flat history of `n` runs a day apart, listed out of time order.

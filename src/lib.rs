@@ -9,6 +9,7 @@
 //! capacity}`; see ARCHITECTURE.md.
 
 pub mod capacity;
+pub mod commands;
 pub mod compare;
 pub mod driver;
 pub mod error;
@@ -35,6 +36,8 @@ pub mod sla;
 pub mod stack;
 pub mod step_runner;
 pub mod template;
+#[cfg(test)]
+mod testing;
 pub mod values;
 
 pub use error::{Failure, Outcome};

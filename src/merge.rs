@@ -841,7 +841,7 @@ fn join_distinct<'a>(values: impl Iterator<Item = &'a str>, sep: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
+    use crate::testing::simulated as fixtures;
 
     /// Split the closed sample run by user parity into two shards of half the load.
     fn halves() -> (RunResults, RunResults, RunResults) {

@@ -6,7 +6,7 @@
 //! (unreachable target, unwritable folder) are returned as errors; after, they are a status.
 
 use std::net::ToSocketAddrs as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -22,7 +22,6 @@ use crate::results::{
 };
 use crate::scenario::model::Scenario;
 use crate::scrape::Scraper;
-use crate::shard::Shard;
 use crate::sla;
 
 /// How to run, besides the scenario itself.
@@ -452,24 +451,6 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
     Err(unreachable(last))
 }
 
-/// Where results go by default: `reports/<scenario>-<UTC time>`.
-pub fn default_out_dir(scenario_name: &str) -> PathBuf {
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    let safe: String = scenario_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    Path::new("reports").join(format!("{safe}-{stamp}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,203 +700,5 @@ mod tests {
         .await
         .expect_err("unreachable");
         assert!(matches!(err, RunError::Unreachable { .. }), "{err}");
-    }
-}
-
-/// What `kneepoint run` was asked to do, as the command line gives it.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Scenario file.
-    pub scenario: PathBuf,
-    /// Output folder (default: `reports/<scenario>-<time>`).
-    pub out: Option<PathBuf>,
-    /// Target base URL overriding the scenario's.
-    pub target: Option<String>,
-    /// Cap on the run's length.
-    pub duration: Option<Duration>,
-    /// `--set KEY=VALUE` overrides, unparsed.
-    pub overrides: Vec<String>,
-    /// No progress and no summary.
-    pub quiet: bool,
-    /// Reference stack backend (when the scenario has `[target] reference = true`).
-    pub backend: crate::stack::Backend,
-    /// Keep the reference service's rate limits on (off by default: a load test measures
-    /// capacity, not the limiter).
-    pub rate_limits: bool,
-    /// Run only this shard of a distributed run (`--shard I/N`).
-    pub shard: Option<Shard>,
-    /// Run id to write instead of a fresh one (`--run-id`).
-    pub run_id: Option<String>,
-    /// When the load starts (`--start-at`, `--barrier`).
-    pub start: crate::shard::StartAt,
-}
-
-/// `kneepoint run`: load and validate the scenario, run it, write every output, print the
-/// summary, and say how it went: `Passed`/`Breached` for a run that completed (or was stopped by
-/// an abort SLA: `Breached`), a [`Failure`] for bad input (2) or a run that failed or was
-/// interrupted (3) — its results are written all the same.
-pub fn run(opts: &RunOptions) -> Result<crate::Outcome, crate::Failure> {
-    use crate::Failure;
-    let overrides = opts
-        .overrides
-        .iter()
-        .map(|s| crate::scenario::Override::parse(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::invalid(miette::miette!("{e}")))?;
-    let mut scenario =
-        crate::scenario::load(&opts.scenario, &overrides).map_err(Failure::invalid)?;
-    if let Some(target) = &opts.target {
-        scenario.target.base_url = target.trim_end_matches('/').to_owned();
-        // A scenario written for the reference stack keeps its server-side series when aimed
-        // at a reference service started elsewhere.
-        if scenario.target.reference && scenario.target.metrics_url.is_none() {
-            scenario.target.metrics_url = Some(format!("{}/metrics", scenario.target.base_url));
-        }
-        scenario.target.reference = false;
-    }
-    if let Some(shard) = opts.shard {
-        if scenario.target.reference && shard.count() > 1 {
-            return Err(Failure::invalid(miette::miette!(
-                help = "start the reference stack once (`kneepoint stack up`) and pass its URL \
-                        to every shard with `--target URL`",
-                "shard {shard}: every shard would start a reference stack of its own"
-            )));
-        }
-        scenario = crate::shard::apply(&scenario, shard).map_err(Failure::invalid)?;
-    }
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&scenario.name));
-    let mut settings = RunSettings::new(&out);
-    settings.progress = Progress::auto(opts.quiet);
-    settings.max_duration = opts.duration;
-    settings.shard = opts.shard.map(Shard::info);
-    settings.run_id.clone_from(&opts.run_id);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::run(miette::miette!("cannot start the async runtime: {e}")))?;
-    let results = runtime.block_on(async {
-        let stack = if scenario.target.reference {
-            let stack = start_reference_stack(opts.backend, opts.rate_limits, opts.quiet).await?;
-            aim_at_stack(&mut scenario, &stack);
-            settings.backend = stack.backend_name().to_owned();
-            settings.stack_health = Some(stack.health());
-            Some(stack)
-        } else {
-            None
-        };
-        let results = match wait_for_start(opts).await {
-            Ok(()) => execute(Arc::new(scenario), &settings)
-                .await
-                .map_err(Failure::run),
-            Err(failure) => Err(failure),
-        };
-        if let Some(stack) = stack {
-            stack.stop().await;
-        }
-        results
-    })?;
-    finish(&results, &out, opts.quiet)
-}
-
-/// Wait for `--start-at` or `--barrier`. A start time that passed or lies too far ahead is bad
-/// input; a barrier that cannot be used or times out fails the run.
-async fn wait_for_start(opts: &RunOptions) -> Result<(), crate::Failure> {
-    use crate::shard::{ShardError, StartAt};
-    let shard = opts.shard.unwrap_or_else(Shard::whole);
-    if !opts.quiet {
-        match &opts.start {
-            StartAt::Now => {}
-            StartAt::At(at) => eprintln!("shard {shard}: waiting for the start at {at}"),
-            StartAt::Barrier { dir, expected, .. } => eprintln!(
-                "shard {shard}: waiting at `{}` for {expected} shards",
-                dir.display()
-            ),
-        }
-    }
-    crate::shard::wait_for_start(&opts.start, shard)
-        .await
-        .map_err(|e| match e {
-            ShardError::StartPassed { .. } | ShardError::StartTooFar { .. } => {
-                crate::Failure::invalid(e)
-            }
-            _ => crate::Failure::run(e),
-        })
-}
-
-/// Start the reference stack for a scenario with `[target] reference = true`, and say where it
-/// is (unless `quiet`). Bad stack settings in the environment are invalid input; a stack that
-/// cannot start fails the run.
-pub async fn start_reference_stack(
-    backend: crate::stack::Backend,
-    rate_limits: bool,
-    quiet: bool,
-) -> Result<crate::stack::Stack, crate::Failure> {
-    let mut stack_opts = crate::stack::StackOptions::from_env().map_err(crate::Failure::invalid)?;
-    stack_opts.backend = backend;
-    stack_opts.rate_limits = rate_limits;
-    let stack = crate::stack::start(&stack_opts)
-        .await
-        .map_err(crate::Failure::run)?;
-    if !quiet {
-        eprintln!(
-            "reference stack ({}) up in {:.1} s at {}",
-            stack.backend_name(),
-            stack.startup_time().as_secs_f64(),
-            stack.base_url()
-        );
-        for note in stack.notes() {
-            eprintln!("  {note}");
-        }
-    }
-    Ok(stack)
-}
-
-/// Point a scenario at a started reference stack (its URL, and its metrics unless the scenario
-/// names another endpoint).
-pub fn aim_at_stack(scenario: &mut Scenario, stack: &crate::stack::Stack) {
-    scenario.target.base_url = stack.base_url().trim_end_matches('/').to_owned();
-    if scenario.target.metrics_url.is_none() {
-        scenario.target.metrics_url = Some(stack.metrics_url().to_owned());
-    }
-}
-
-/// Write every output of a finished run, print its summary, and map its status to an outcome.
-fn finish(results: &RunResults, out: &Path, quiet: bool) -> Result<crate::Outcome, crate::Failure> {
-    use crate::Failure;
-    use crate::report::{all_exporters, summary, write_all};
-    use std::io::IsTerminal as _;
-    write_all(results, out, &all_exporters()).map_err(Failure::run)?;
-    if !quiet {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        println!("{}", summary::render_summary(results, color));
-        println!("results: {}", out.display());
-    }
-    outcome(results, out)
-}
-
-/// The outcome of written results, by their status: completed → passed or breached by the
-/// SLAs (0/1); aborted by an SLA → breached (1); interrupted, failed, or never finished (a
-/// checkpoint whose process died) → the run failed (3). `out` is where the results were
-/// written, for the message. `kneepoint run` and `kneepoint merge` share this mapping.
-pub fn outcome(results: &RunResults, out: &Path) -> Result<crate::Outcome, crate::Failure> {
-    use crate::Failure;
-    match &results.status {
-        RunStatus::Completed => Ok(crate::Outcome::from_passed(results.passed())),
-        RunStatus::Aborted { .. } => Ok(crate::Outcome::Breached),
-        RunStatus::Interrupted => Err(Failure::run(miette::miette!(
-            "the run was interrupted; what was measured is in `{}`",
-            out.display()
-        ))),
-        RunStatus::InProgress => Err(Failure::run(miette::miette!(
-            "the run did not finish (its results are a checkpoint); what was measured is in `{}`",
-            out.display()
-        ))),
-        RunStatus::Failed { reason } => Err(Failure::run(miette::miette!(
-            "the run failed: {reason}; what was measured is in `{}`",
-            out.display()
-        ))),
     }
 }

@@ -287,9 +287,9 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
     use crate::results::ServerSeries;
     use crate::scenario::model::SlaScope;
+    use crate::testing::simulated as fixtures;
 
     fn sla(scope: SlaScope, metric: SlaMetric, cmp: Comparison, threshold: f64) -> Sla {
         Sla {

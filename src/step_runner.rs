@@ -218,7 +218,7 @@ impl EngineRunner {
 
     /// Send every step to a started reference stack, and record its backend in the results.
     pub fn use_stack(&mut self, stack: &crate::stack::Stack) {
-        crate::run::aim_at_stack(&mut self.base, stack);
+        stack.aim(&mut self.base);
         stack.backend_name().clone_into(&mut self.opts.backend);
         // A stack that goes down fails the step it happens in, and so stops the search.
         self.stack_health = Some(stack.health());
@@ -331,10 +331,10 @@ fn trim(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
     use crate::results::ArrivalUnit;
     use crate::scenario::model::{Load, Target, Transaction};
     use crate::template::VarTable;
+    use crate::testing::simulated as fixtures;
 
     fn base(model: LoadModel) -> Scenario {
         Scenario {

@@ -1,21 +1,13 @@
 //! `kneepoint capacity`: stepped-load search for a scenario's capacity, or the same analysis of
 //! points measured elsewhere (`--from-points`).
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use kneepoint::capacity::points::{PointsOptions, steps_from_csv};
-use kneepoint::capacity::{
-    AnalysisOptions, CapacityReport, Growth, SearchError, SearchModel, SearchOptions, StopReason,
-    search, summary,
-};
-use kneepoint::compare::parse_fraction;
-use kneepoint::error::chain;
-use kneepoint::output;
-use kneepoint::run::{default_out_dir, handle_signals, start_reference_stack};
-use kneepoint::scenario::Override;
-use kneepoint::step_runner::{EngineOptions, EngineRunner, scenario_model};
+use kneepoint::capacity::{Growth, SearchModel, SearchOptions};
+use kneepoint::commands::ScenarioSource;
+use kneepoint::commands::capacity::{CapacityOptions, capacity, from_points};
+use kneepoint::values::parse_fraction;
 use kneepoint::{Failure, Outcome};
 use miette::miette;
 
@@ -116,193 +108,52 @@ pub(crate) struct CapacityArgs {
 }
 
 impl CapacityArgs {
-    /// Exit 0 when the search found a capacity, 1 when even the first step breached an SLA,
-    /// 2 for bad input, 3 when a step failed (target unreachable…) or the search was interrupted.
     pub(crate) fn execute(self) -> Result<Outcome, Failure> {
         if let Some(points) = &self.from_points {
             let model = self.model.map_or(SearchModel::Closed, SearchModel::from);
             return from_points(points, self.out.as_deref(), model, self.p95_limit);
         }
-        let Some(path) = self.scenario.as_deref() else {
+        let Some(path) = self.scenario else {
             return Err(Failure::invalid(miette!(
                 "give a scenario or --from-points FILE.csv"
             )));
         };
-        let overrides = self
-            .set
-            .iter()
-            .map(|s| Override::parse(s))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Failure::invalid(miette!("{e}")))?;
-        let mut scenario = kneepoint::scenario::load(path, &overrides).map_err(Failure::invalid)?;
-        if let Some(target) = &self.target {
-            scenario.target.base_url = target.trim_end_matches('/').to_owned();
-            scenario.target.reference = false;
-        }
-        let growth = match (self.factor, self.step) {
-            (_, Some(step)) => Growth::Increment(step),
-            (Some(f), None) => Growth::Factor(f),
-            (None, None) => Growth::Factor(2.0),
-        };
-        let opts = SearchOptions {
-            model: self
-                .model
-                .map_or_else(|| scenario_model(&scenario), SearchModel::from),
-            start: self.start,
-            growth,
-            warmup: self.warmup,
-            hold: self.hold,
-            margin: self.margin,
-            max_error_rate: self.max_errors,
-            max_steps: self.max_steps,
-            max_time: self.max_time,
-            max_load: self.max_load,
-            ..SearchOptions::default()
-        };
-        opts.validate().map_err(Failure::invalid)?;
-        let out = self
-            .out
-            .unwrap_or_else(|| default_out_dir(&format!("{}-capacity", scenario.name)));
-        let name = scenario.name.clone();
-        let reference = scenario.target.reference;
-        let mut runner = EngineRunner::new(
-            scenario,
-            EngineOptions {
-                steps_dir: out.join("steps"),
-                progress: !self.quiet,
-                backend: "external".into(),
+        capacity(&CapacityOptions {
+            source: ScenarioSource {
+                path,
+                overrides: self.set,
+                target: self.target,
             },
-        )
-        .map_err(Failure::run)?;
-        handle_signals();
-        let stack = if reference {
-            let stack = runner.block_on(start_reference_stack(
-                self.backend,
-                self.rate_limits,
-                self.quiet,
-            ))?;
-            runner.use_stack(&stack);
-            Some(stack)
-        } else {
-            None
-        };
-        if !self.quiet {
-            eprintln!("{}", banner(&opts, &out));
-        }
-        let existed = out.exists();
-        let path = out.join("capacity.json");
-        let searched = search(&mut runner, &opts, &name, |r| save(&path, r));
-        if let Some(stack) = stack {
-            runner.block_on(stack.stop());
-        }
-        let report = match searched {
-            Ok(r) => r,
-            Err(e) => {
-                if matches!(e, SearchError::FirstStep(_)) && !existed {
-                    // Nothing was measured: leave no empty folder (fails if anything is in it).
-                    let _ = std::fs::remove_dir(&out);
-                }
-                return Err(Failure::run(miette!("{}", chain(&e))));
-            }
-        };
-        if !self.quiet {
-            print!("{}", summary::render(&report));
-            println!("wrote {}", path.display());
-        }
-        outcome(&report, &path)
+            out: self.out,
+            model: self.model.map(SearchModel::from),
+            search: SearchOptions {
+                start: self.start,
+                growth: match (self.factor, self.step) {
+                    (_, Some(step)) => Growth::Increment(step),
+                    (Some(f), None) => Growth::Factor(f),
+                    (None, None) => Growth::Factor(2.0),
+                },
+                warmup: self.warmup,
+                hold: self.hold,
+                margin: self.margin,
+                max_error_rate: self.max_errors,
+                max_steps: self.max_steps,
+                max_time: self.max_time,
+                max_load: self.max_load,
+                ..SearchOptions::default()
+            },
+            quiet: self.quiet,
+            backend: self.backend,
+            rate_limits: self.rate_limits,
+        })
     }
-}
-
-/// One line saying what the search will do.
-fn banner(opts: &SearchOptions, out: &Path) -> String {
-    let growth = match opts.growth {
-        Growth::Factor(f) => format!("×{f}"),
-        Growth::Increment(i) => format!("+{i}"),
-    };
-    format!(
-        "capacity search ({} model): {} from {}, {growth} per step, {} warm-up + {} hold, at most {} steps; results in {}",
-        match opts.model {
-            SearchModel::Closed => "closed",
-            SearchModel::Open => "open",
-        },
-        opts.model.load_unit(),
-        opts.start,
-        humantime::format_duration(opts.warmup),
-        humantime::format_duration(opts.hold),
-        opts.max_steps,
-        out.display()
-    )
-}
-
-/// The exit outcome of a finished search.
-fn outcome(report: &CapacityReport, path: &Path) -> Result<Outcome, Failure> {
-    match &report.stop {
-        Some(StopReason::StepFailed { .. }) => {
-            return Err(Failure::run(miette!(
-                "the capacity search stopped on a failed step: {}; the steps before it are in {}",
-                report
-                    .stop
-                    .as_ref()
-                    .map(StopReason::describe)
-                    .unwrap_or_default(),
-                path.display()
-            )));
-        }
-        Some(StopReason::Interrupted { .. }) => {
-            return Err(Failure::run(miette!(
-                "the capacity search was interrupted; its {} finished steps are in {}",
-                report.steps.len(),
-                path.display()
-            )));
-        }
-        _ => {}
-    }
-    match report.steps.first() {
-        Some(first) if first.sla_passed => Ok(Outcome::Passed),
-        _ => Ok(Outcome::Breached),
-    }
-}
-
-/// Analyse a points CSV: fit, knee, limits; print and optionally save `capacity.json`.
-fn from_points(
-    path: &Path,
-    out: Option<&Path>,
-    model: SearchModel,
-    p95_limit_ms: Option<f64>,
-) -> Result<Outcome, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::invalid(miette!("cannot read `{}`: {e}", path.display())))?;
-    let name = path.display().to_string();
-    let steps =
-        steps_from_csv(&name, &text, &PointsOptions { p95_limit_ms }).map_err(Failure::invalid)?;
-    let report = CapacityReport::new(&name, "points", model, steps, &AnalysisOptions::default());
-    print!("{}", summary::render(&report));
-    if let Some(out) = out {
-        std::fs::create_dir_all(out)
-            .map_err(|e| Failure::run(miette!("cannot create `{}`: {e}", out.display())))?;
-        let file = out.join("capacity.json");
-        save(&file, &report)
-            .map_err(|e| Failure::run(miette!("cannot write `{}`: {e}", file.display())))?;
-        println!("wrote {}", file.display());
-    }
-    Ok(Outcome::Passed)
-}
-
-/// Write the report and its page through the one writer, so a stop mid-write never leaves half
-/// of either.
-fn save(path: &Path, report: &CapacityReport) -> io::Result<()> {
-    let json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
-    output::write_file(path, &json).map_err(io::Error::other)?;
-    // The page goes beside the data after every step, so a stopped search has one too.
-    let html = kneepoint::report::html::render_capacity(report).map_err(io::Error::other)?;
-    output::write_file(&path.with_file_name("capacity.html"), html.as_bytes())
-        .map_err(io::Error::other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use kneepoint::capacity::CapacityReport;
 
     #[test]
     fn from_points_writes_a_fitted_report() {

@@ -78,7 +78,7 @@ impl MergeArgs {
             .first()
             .and_then(|p| p.parent())
             .unwrap_or(&self.out);
-        kneepoint::run::outcome(&merged, out)
+        kneepoint::commands::outcome(&merged, out)
     }
 }
 

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kneepoint::run::{RunOptions, handle_signals, run};
+use kneepoint::commands::ScenarioSource;
+use kneepoint::commands::run::{RunOptions, run};
+use kneepoint::run::handle_signals;
 use kneepoint::shard::{Shard, StartAt};
 use kneepoint::{Failure, Outcome};
 
@@ -61,11 +63,13 @@ impl RunArgs {
     pub(crate) fn execute(self) -> Result<Outcome, Failure> {
         handle_signals();
         run(&RunOptions {
-            scenario: self.scenario,
+            source: ScenarioSource {
+                path: self.scenario,
+                overrides: self.set,
+                target: self.target,
+            },
             out: self.out,
-            target: self.target,
             duration: self.duration,
-            overrides: self.set,
             quiet: self.quiet,
             backend: self.backend,
             rate_limits: self.rate_limits,

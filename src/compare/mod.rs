@@ -37,8 +37,6 @@ mod junit;
 mod markdown;
 mod settings;
 pub mod stats;
-#[cfg(test)]
-pub(crate) mod testing;
 
 pub use crate::settings::{CompareSettings, MIN_RESAMPLES, Metric, Unit, UnknownMetric};
 pub use crate::values::{

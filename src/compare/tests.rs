@@ -1,9 +1,9 @@
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use super::testing::{Spec, run, scope_of};
 use super::*;
 use crate::results::SerializedHistogram;
+use crate::testing::sampled::{Spec, run, scope_of};
 
 fn metric<'a>(c: &'a Comparison, scope: &str, metric: Metric) -> &'a MetricComparison {
     c.scopes

@@ -86,7 +86,7 @@ fn round(value: f64, decimals: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
+    use crate::testing::simulated as fixtures;
 
     fn table(run: &RunResults) -> Vec<csv::StringRecord> {
         let bytes = CsvExporter.render(run).expect("renders");

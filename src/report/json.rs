@@ -27,8 +27,8 @@ impl Exporter for JsonExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
     use crate::results::{RunStatus, ServerSeries};
+    use crate::testing::simulated as fixtures;
 
     const SCHEMA: &str = include_str!("../../schemas/results.schema.json");
 

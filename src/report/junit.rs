@@ -101,7 +101,7 @@ fn status_case(scenario: &str, status: &RunStatus) -> Option<TestCase> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
+    use crate::testing::simulated as fixtures;
 
     fn xml(run: &RunResults) -> String {
         String::from_utf8(JunitExporter.render(run).expect("renders")).expect("utf-8")

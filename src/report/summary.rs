@@ -270,7 +270,7 @@ fn kind_name(kind: crate::results::ErrorKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
+    use crate::testing::simulated as fixtures;
 
     #[test]
     fn fits_100_columns_and_aligns() {

@@ -360,6 +360,15 @@ impl Stack {
         &self.started.metrics_url
     }
 
+    /// Point a scenario at this stack: its URL, and its metrics unless the scenario names
+    /// another endpoint.
+    pub fn aim(&self, scenario: &mut crate::scenario::model::Scenario) {
+        scenario.target.base_url = self.base_url().trim_end_matches('/').to_owned();
+        if scenario.target.metrics_url.is_none() {
+            scenario.target.metrics_url = Some(self.metrics_url().to_owned());
+        }
+    }
+
     /// The backend that runs: [`Backend::Docker`] or [`Backend::Embedded`], never `Auto`.
     pub fn backend(&self) -> Backend {
         self.backend

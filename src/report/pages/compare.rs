@@ -594,8 +594,8 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
-    use crate::compare::testing::{Spec, run};
     use crate::compare::{CompareOptions, compare};
+    use crate::testing::sampled::{Spec, run};
 
     fn pair(slowdown: f64) -> Comparison {
         let mut rng = StdRng::seed_from_u64(7);

@@ -323,8 +323,8 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
-    use crate::compare::testing::{Spec, run};
     use crate::history::{HistoryOptions, LoadedRun, history};
+    use crate::testing::sampled::{Spec, run};
 
     fn runs(n: usize, step_at: Option<usize>) -> Vec<LoadedRun> {
         let mut rng = StdRng::seed_from_u64(3);

@@ -1,0 +1,5 @@
+//! Test support shared by every module's tests: generated results (two generators for two
+//! needs) and their committed sample. Compiled only for tests.
+
+pub(crate) mod sampled;
+pub(crate) mod simulated;
