@@ -72,37 +72,51 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Help text of the plain counters.
+const COUNTERS: [(&str, &str); 10] = [
+    (HTTP_REQUESTS, "HTTP requests answered"),
+    (
+        HTTP_SLOW,
+        "HTTP requests slower than the slow-request threshold",
+    ),
+    (CACHE_HITS, "cache hits by namespace"),
+    (CACHE_MISSES, "cache misses by namespace"),
+    (CACHE_INVALIDATIONS, "cache entries removed by invalidation"),
+    (QUEUE_JOBS, "job attempts by priority and outcome"),
+    (
+        RATE_LIMIT_REJECTIONS,
+        "requests rejected by the rate limiter",
+    ),
+    (
+        RATE_LIMIT_FAIL_OPEN,
+        "requests allowed because the limiter was unavailable",
+    ),
+    (REDIS_DEGRADED, "redis failures and timeouts"),
+    (REDIS_BYPASSED, "redis calls skipped while degraded"),
+];
+
+/// Help text of the plain gauges.
+const GAUGES: [(&str, &str); 6] = [
+    (DB_POOL_CONNECTIONS, "database pool connections by state"),
+    (DB_POOL_SIZE, "open database pool connections"),
+    (DB_POOL_MAX, "configured database pool maximum"),
+    (QUEUE_DEPTH, "jobs by priority and state"),
+    (QUEUE_WORKERS, "queue workers running"),
+    (REDIS_UP, "1 when redis answered the last call"),
+];
+
 fn describe() {
     metrics::describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,
         "HTTP request duration"
     );
-    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered");
-    metrics::describe_counter!(
-        HTTP_SLOW,
-        "HTTP requests slower than the slow-request threshold"
-    );
-    metrics::describe_counter!(CACHE_HITS, "cache hits by namespace");
-    metrics::describe_counter!(CACHE_MISSES, "cache misses by namespace");
-    metrics::describe_counter!(CACHE_INVALIDATIONS, "cache entries removed by invalidation");
-    metrics::describe_gauge!(DB_POOL_CONNECTIONS, "database pool connections by state");
-    metrics::describe_gauge!(DB_POOL_SIZE, "open database pool connections");
-    metrics::describe_gauge!(DB_POOL_MAX, "configured database pool maximum");
-    metrics::describe_gauge!(QUEUE_DEPTH, "jobs by priority and state");
-    metrics::describe_counter!(QUEUE_JOBS, "job attempts by priority and outcome");
-    metrics::describe_gauge!(QUEUE_WORKERS, "queue workers running");
-    metrics::describe_counter!(
-        RATE_LIMIT_REJECTIONS,
-        "requests rejected by the rate limiter"
-    );
-    metrics::describe_counter!(
-        RATE_LIMIT_FAIL_OPEN,
-        "requests allowed because the limiter was unavailable"
-    );
-    metrics::describe_counter!(REDIS_DEGRADED, "redis failures and timeouts");
-    metrics::describe_counter!(REDIS_BYPASSED, "redis calls skipped while degraded");
-    metrics::describe_gauge!(REDIS_UP, "1 when redis answered the last call");
+    for (name, help) in COUNTERS {
+        metrics::describe_counter!(name, help);
+    }
+    for (name, help) in GAUGES {
+        metrics::describe_gauge!(name, help);
+    }
     metrics::describe_gauge!(PROCESS_RSS, metrics::Unit::Bytes, "resident set size");
     metrics::describe_gauge!(PROCESS_CPU, metrics::Unit::Seconds, "CPU time used");
 }

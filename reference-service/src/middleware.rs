@@ -88,14 +88,8 @@ async fn identify(state: &AppState, headers: &HeaderMap, ip: String) -> Result<C
         let key = key
             .to_str()
             .map_err(|_| ApiError::Unauthorized("malformed `X-API-Key`".into()))?;
-        let account = store
-            .account_by_api_key(key)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-        return Ok(Caller {
-            account: Some(account),
-            ip,
-        });
+        let account = store.account_by_api_key(key).await?;
+        return known(account, "unknown API key", ip);
     }
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let token = value
@@ -107,16 +101,20 @@ async fn identify(state: &AppState, headers: &HeaderMap, ip: String) -> Result<C
             .ok_or_else(|| {
                 ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into())
             })?;
-        let account = store
-            .account_by_session(token)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown or expired token".into()))?;
-        return Ok(Caller {
-            account: Some(account),
-            ip,
-        });
+        let account = store.account_by_session(token).await?;
+        return known(account, "unknown or expired token", ip);
     }
     Ok(Caller { account: None, ip })
+}
+
+/// The caller holding a credential: its account, or a 401 saying `unknown` when the credential
+/// matches none.
+fn known(account: Option<Account>, unknown: &str, ip: String) -> Result<Caller, ApiError> {
+    let account = account.ok_or_else(|| ApiError::Unauthorized(unknown.into()))?;
+    Ok(Caller {
+        account: Some(account),
+        ip,
+    })
 }
 
 fn class_of(method: &Method, path: &str, caller: &Caller) -> Class {

@@ -10,6 +10,11 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The value among `all` whose stored name (by `name_of`) is exactly `name`.
+fn by_name<T: Copy>(all: &[T], name_of: fn(T) -> &'static str, name: &str) -> Option<T> {
+    all.iter().copied().find(|&value| name_of(value) == name)
+}
+
 /// Plan tier of an account; decides its rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +30,9 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Every plan, lowest tier first.
+    const ALL: [Plan; 4] = [Plan::Anonymous, Plan::Free, Plan::Pro, Plan::Enterprise];
+
     /// The name stored in the database and used in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,13 +48,7 @@ impl FromStr for Plan {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "anonymous" => Ok(Plan::Anonymous),
-            "free" => Ok(Plan::Free),
-            "pro" => Ok(Plan::Pro),
-            "enterprise" => Ok(Plan::Enterprise),
-            other => Err(format!("unknown plan `{other}`")),
-        }
+        by_name(&Plan::ALL, Plan::as_str, s).ok_or_else(|| format!("unknown plan `{s}`"))
     }
 }
 
@@ -76,6 +78,13 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
+    /// Every status.
+    const ALL: [ItemStatus; 3] = [
+        ItemStatus::Pending,
+        ItemStatus::Active,
+        ItemStatus::Archived,
+    ];
+
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -90,14 +99,8 @@ impl FromStr for ItemStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pending" => Ok(ItemStatus::Pending),
-            "active" => Ok(ItemStatus::Active),
-            "archived" => Ok(ItemStatus::Archived),
-            other => Err(format!(
-                "unknown status `{other}` (expected pending, active or archived)"
-            )),
-        }
+        by_name(&ItemStatus::ALL, ItemStatus::as_str, s)
+            .ok_or_else(|| format!("unknown status `{s}` (expected pending, active or archived)"))
     }
 }
 

@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use crate::model::{ItemStatus, Plan};
+use crate::model::{ItemStatus, NewItem, Plan};
 use crate::store::{Store, StoreError};
 
 /// The password of every seeded account.
@@ -59,21 +59,12 @@ pub struct SeedAccount {
     pub password_hash: String,
 }
 
-/// A seeded item row.
+/// A seeded item row: the item (category 1..=12, keywords from a fixed vocabulary that needs
+/// no quoting in COPY) and its creation time, which seeding sets instead of the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedItem {
-    /// Owning account.
-    pub account_id: i64,
-    /// Title.
-    pub title: String,
-    /// Category id (1..=12).
-    pub category_id: i32,
-    /// Importance, 0..=100.
-    pub importance: i32,
-    /// Keywords from a fixed vocabulary (no quoting needed in COPY).
-    pub keywords: Vec<String>,
-    /// Status.
-    pub status: ItemStatus,
+    /// The item's fields.
+    pub item: NewItem,
     /// Creation time, spread over the year before 2026-01-01.
     pub created_at: DateTime<Utc>,
 }
@@ -137,12 +128,14 @@ fn item(rng: &mut StdRng, accounts: i64) -> SeedItem {
     // order must break by id.
     let offset_micros = rng.random_range(0..365 * 24 * 3_600 * 1_000_000_i64);
     SeedItem {
-        account_id: rng.random_range(1..=accounts),
-        title: format!("{adjective} {noun} {}", rng.random_range(1..10_000)),
-        category_id: rng.random_range(1..=CATEGORIES),
-        importance: rng.random_range(0..=100),
-        keywords,
-        status,
+        item: NewItem {
+            account_id: rng.random_range(1..=accounts),
+            title: format!("{adjective} {noun} {}", rng.random_range(1..10_000)),
+            category_id: rng.random_range(1..=CATEGORIES),
+            importance: rng.random_range(0..=100),
+            keywords,
+            status,
+        },
         created_at: base - ChronoDuration::microseconds(offset_micros),
     }
 }
@@ -211,7 +204,7 @@ mod tests {
 
     #[test]
     fn rows_are_in_range() {
-        for item in collect(1, 2_000) {
+        for SeedItem { item, .. } in collect(1, 2_000) {
             assert!((1..=10).contains(&item.account_id));
             assert!((0..=100).contains(&item.importance));
             assert!((1..=CATEGORIES).contains(&item.category_id));

@@ -287,24 +287,26 @@ impl CacheLayer {
     /// Drops every entry tagged with any of `tags`; returns how many went (0 when degraded).
     pub async fn invalidate_tags(&self, tags: &[String]) -> u64 {
         let tag_keys: Vec<String> = tags.iter().map(|t| self.tag_key(t)).collect();
-        let removed = self
-            .breaker
-            .call(self.timeout, self.backend.invalidate_tags(&tag_keys))
+        self.invalidate("tag", self.backend.invalidate_tags(&tag_keys))
             .await
-            .unwrap_or(0);
-        metrics::counter!(m::CACHE_INVALIDATIONS, "kind" => "tag").increment(removed);
-        removed
     }
 
     /// Drops every entry of `namespace` whose key matches the glob `pattern`.
     pub async fn invalidate_pattern(&self, namespace: Namespace, pattern: &str) -> u64 {
         let full = self.key(namespace, pattern);
-        let removed = self
-            .breaker
-            .call(self.timeout, self.backend.invalidate_pattern(&full))
+        self.invalidate("pattern", self.backend.invalidate_pattern(&full))
             .await
-            .unwrap_or(0);
-        metrics::counter!(m::CACHE_INVALIDATIONS, "kind" => "pattern").increment(removed);
+    }
+
+    /// Runs one backend invalidation through the breaker and counts what it removed under
+    /// `kind` (0 when degraded).
+    async fn invalidate(
+        &self,
+        kind: &'static str,
+        removal: impl Future<Output = Result<u64, CacheError>>,
+    ) -> u64 {
+        let removed = self.breaker.call(self.timeout, removal).await.unwrap_or(0);
+        metrics::counter!(m::CACHE_INVALIDATIONS, "kind" => kind).increment(removed);
         removed
     }
 

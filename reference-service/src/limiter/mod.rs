@@ -114,32 +114,15 @@ impl Quotas {
     pub fn quota(&self, class: Class) -> Quota {
         let minute = Duration::from_secs(60);
         let hour = Duration::from_secs(3_600);
-        match class {
-            Class::Plan(Plan::Anonymous) => Quota {
-                limit: self.anonymous,
-                period: minute,
-            },
-            Class::Plan(Plan::Free) => Quota {
-                limit: self.free,
-                period: minute,
-            },
-            Class::Plan(Plan::Pro) => Quota {
-                limit: self.pro,
-                period: minute,
-            },
-            Class::Plan(Plan::Enterprise) => Quota {
-                limit: self.enterprise,
-                period: minute,
-            },
-            Class::Auth => Quota {
-                limit: self.auth,
-                period: hour,
-            },
-            Class::Export => Quota {
-                limit: self.export,
-                period: hour,
-            },
-        }
+        let (limit, period) = match class {
+            Class::Plan(Plan::Anonymous) => (self.anonymous, minute),
+            Class::Plan(Plan::Free) => (self.free, minute),
+            Class::Plan(Plan::Pro) => (self.pro, minute),
+            Class::Plan(Plan::Enterprise) => (self.enterprise, minute),
+            Class::Auth => (self.auth, hour),
+            Class::Export => (self.export, hour),
+        };
+        Quota { limit, period }
     }
 }
 

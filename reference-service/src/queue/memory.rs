@@ -388,25 +388,21 @@ mod tests {
         }
     }
 
+    /// Enqueues a job of `priority` due in `delay_ms`, which must succeed; returns its id.
+    async fn enqueue(queue: &MemoryQueue, priority: Priority, delay_ms: u64) -> Uuid {
+        queue
+            .enqueue(&job(priority, delay_ms))
+            .await
+            .expect("enqueue")
+    }
+
     #[tokio::test]
     async fn claims_follow_rank_then_due_time_then_enqueue_order() {
         let queue = MemoryQueue::new();
-        let low = queue
-            .enqueue(&job(Priority::Low, 0))
-            .await
-            .expect("enqueue");
-        let high_a = queue
-            .enqueue(&job(Priority::High, 0))
-            .await
-            .expect("enqueue");
-        let high_b = queue
-            .enqueue(&job(Priority::High, 0))
-            .await
-            .expect("enqueue");
-        let later = queue
-            .enqueue(&job(Priority::Critical, 60_000))
-            .await
-            .expect("enqueue");
+        let low = enqueue(&queue, Priority::Low, 0).await;
+        let high_a = enqueue(&queue, Priority::High, 0).await;
+        let high_b = enqueue(&queue, Priority::High, 0).await;
+        let later = enqueue(&queue, Priority::Critical, 60_000).await;
         let mut order = Vec::new();
         while let Some(claimed) = queue.claim("w").await.expect("claim") {
             assert_eq!(claimed.attempt, 1);
@@ -420,10 +416,7 @@ mod tests {
     #[tokio::test]
     async fn retry_history_bury_and_requeue_keep_the_table_semantics() {
         let queue = MemoryQueue::new();
-        let id = queue
-            .enqueue(&job(Priority::Critical, 0))
-            .await
-            .expect("enqueue");
+        let id = enqueue(&queue, Priority::Critical, 0).await;
         queue.claim("w").await.expect("claim");
         queue
             .retry(id, "boom", Duration::ZERO, Duration::from_secs(2))
@@ -458,14 +451,8 @@ mod tests {
     #[tokio::test]
     async fn stale_locks_are_recovered_and_completed_jobs_purged() {
         let queue = MemoryQueue::new();
-        let a = queue
-            .enqueue(&job(Priority::Normal, 0))
-            .await
-            .expect("enqueue");
-        let b = queue
-            .enqueue(&job(Priority::Normal, 0))
-            .await
-            .expect("enqueue");
+        let a = enqueue(&queue, Priority::Normal, 0).await;
+        let b = enqueue(&queue, Priority::Normal, 0).await;
         queue.claim("w").await.expect("claim");
         queue.claim("w").await.expect("claim");
         queue

@@ -8,10 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use super::{ClaimedJob, JobInfo, JobQueue, JobStatus, NewJob, Priority, QueueError, QueueStats};
+use crate::store::is_unreachable;
 
 /// [`JobQueue`] on PostgreSQL (shares the service's pool).
 #[derive(Debug, Clone)]
@@ -27,12 +28,10 @@ impl PgQueue {
 }
 
 fn classify(context: &'static str, source: sqlx::Error) -> QueueError {
-    match source {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => QueueError::Unavailable(source),
-        source => QueueError::Backend { context, source },
+    if is_unreachable(&source) {
+        QueueError::Unavailable(source)
+    } else {
+        QueueError::Backend { context, source }
     }
 }
 
@@ -48,22 +47,54 @@ fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
-type JobRow = (
-    Uuid,
-    String,
-    i16,
-    String,
-    i32,
-    i32,
-    i16,
-    Option<String>,
-    Option<Value>,
-    Value,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    bool,
-);
+#[derive(FromRow)]
+struct JobRow {
+    id: Uuid,
+    kind: String,
+    priority: i16,
+    status: String,
+    attempts: i32,
+    max_attempts: i32,
+    progress: i16,
+    last_error: Option<String>,
+    result: Option<Value>,
+    history: Value,
+    run_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    /// `run_at` is still in the future.
+    future: bool,
+}
+
+impl TryFrom<JobRow> for JobInfo {
+    type Error = QueueError;
+
+    fn try_from(row: JobRow) -> Result<Self, Self::Error> {
+        let status = match row.status.as_str() {
+            "waiting" if row.future => JobStatus::Delayed,
+            "waiting" => JobStatus::Waiting,
+            "active" => JobStatus::Active,
+            "completed" => JobStatus::Completed,
+            "failed" => JobStatus::Failed,
+            other => return Err(QueueError::Corrupt(format!("status `{other}`"))),
+        };
+        Ok(JobInfo {
+            id: row.id,
+            kind: row.kind,
+            priority: priority(row.priority)?,
+            status,
+            attempts: count(row.attempts),
+            max_attempts: count(row.max_attempts),
+            progress: u8::try_from(row.progress.clamp(0, 100)).unwrap_or(0),
+            last_error: row.last_error,
+            result: row.result,
+            history: row.history,
+            run_at: row.run_at,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
 
 #[async_trait]
 impl JobQueue for PgQueue {
@@ -201,54 +232,13 @@ impl JobQueue for PgQueue {
     async fn job(&self, id: Uuid) -> Result<Option<JobInfo>, QueueError> {
         let row: Option<JobRow> = sqlx::query_as(
             "SELECT id, kind, priority, status, attempts, max_attempts, progress, last_error, result, history, \
-                    run_at, created_at, finished_at, run_at > now() FROM jobs WHERE id = $1",
+                    run_at, created_at, finished_at, run_at > now() AS future FROM jobs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| classify("job", e))?;
-        let Some((
-            id,
-            kind,
-            rank,
-            status,
-            attempts,
-            max_attempts,
-            progress,
-            last_error,
-            result,
-            history,
-            run_at,
-            created_at,
-            finished_at,
-            future,
-        )) = row
-        else {
-            return Ok(None);
-        };
-        let status = match status.as_str() {
-            "waiting" if future => JobStatus::Delayed,
-            "waiting" => JobStatus::Waiting,
-            "active" => JobStatus::Active,
-            "completed" => JobStatus::Completed,
-            "failed" => JobStatus::Failed,
-            other => return Err(QueueError::Corrupt(format!("status `{other}`"))),
-        };
-        Ok(Some(JobInfo {
-            id,
-            kind,
-            priority: priority(rank)?,
-            status,
-            attempts: count(attempts),
-            max_attempts: count(max_attempts),
-            progress: u8::try_from(progress.clamp(0, 100)).unwrap_or(0),
-            last_error,
-            result,
-            history,
-            run_at,
-            created_at,
-            finished_at,
-        }))
+        row.map(JobInfo::try_from).transpose()
     }
 
     async fn stats(&self) -> Result<Vec<QueueStats>, QueueError> {

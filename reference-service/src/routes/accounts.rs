@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{bypass_cache, x_cache};
+use super::{found, read_through};
 use crate::cache::{Namespace, Ttl};
 use crate::error::ApiError;
 use crate::seed::hash_password;
@@ -28,23 +28,16 @@ pub(crate) async fn stats(
     let Path(id) =
         path.map_err(|_| ApiError::BadRequest("account id must be an integer".into()))?;
     let store = state.store().clone();
-    let (stats, status) = state
-        .cache()
-        .get_or_set(
-            Namespace::AccountStats,
-            &id.to_string(),
-            Ttl::FiveMinutes,
-            &[format!("account:{id}")],
-            bypass_cache(&headers),
-            || async move {
-                store
-                    .account_stats(id)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound(format!("account {id}")))
-            },
-        )
-        .await?;
-    Ok((x_cache(status), Json(stats)))
+    read_through(
+        &state,
+        &headers,
+        Namespace::AccountStats,
+        &id.to_string(),
+        Ttl::FiveMinutes,
+        &[format!("account:{id}")],
+        || async move { found(store.account_stats(id).await?, "account", id) },
+    )
+    .await
 }
 
 pub(crate) async fn categories(
@@ -52,18 +45,17 @@ pub(crate) async fn categories(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let store = state.store().clone();
-    let (categories, status) = state
-        .cache()
-        .get_or_set(
-            Namespace::Reference,
-            "categories",
-            Ttl::OneDay,
-            &["reference".to_owned()],
-            bypass_cache(&headers),
-            || async move { Ok::<_, ApiError>(store.categories().await?) },
-        )
-        .await?;
-    Ok((x_cache(status), Json(json!({ "data": categories }))))
+    let (x_cache, Json(categories)) = read_through(
+        &state,
+        &headers,
+        Namespace::Reference,
+        "categories",
+        Ttl::OneDay,
+        &["reference".to_owned()],
+        || async move { Ok(store.categories().await?) },
+    )
+    .await?;
+    Ok((x_cache, Json(json!({ "data": categories }))))
 }
 
 /// Body of `POST /api/auth/login`.

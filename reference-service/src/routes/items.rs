@@ -4,16 +4,19 @@
 //! Invariant: a write invalidates the tags `item:{id}`, `items:list` and `account:{owner}`, so
 //! no cached read of those shows the old row once the write has answered.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{bypass_cache, x_cache};
+use super::{found, read_through};
 use crate::cache::{Namespace, Ttl};
 use crate::error::ApiError;
 use crate::middleware::Caller;
@@ -60,6 +63,15 @@ fn int(name: &str, raw: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an integer, got `{raw}`")))
 }
 
+/// An optional integer parameter: `default` when absent, clamped to `1..=max`.
+fn clamped(name: &str, raw: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    Ok(raw
+        .map(|value| int(name, value))
+        .transpose()?
+        .unwrap_or(default)
+        .clamp(1, max))
+}
+
 /// Encodes a keyset position as an opaque URL-safe token.
 pub(crate) fn encode_cursor(cursor: Cursor) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{}", cursor.created_at_micros, cursor.id))
@@ -82,13 +94,15 @@ pub(crate) fn decode_cursor(token: &str) -> Result<Cursor, ApiError> {
     Ok(cursor)
 }
 
-fn filter(raw: &RawListParams) -> Result<ItemFilter, ApiError> {
-    let status = raw
-        .status
-        .as_deref()
-        .map(str::parse::<ItemStatus>)
+/// An optional `status` parameter or field.
+fn parse_status(raw: Option<&str>) -> Result<Option<ItemStatus>, ApiError> {
+    raw.map(str::parse::<ItemStatus>)
         .transpose()
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::BadRequest)
+}
+
+fn filter(raw: &RawListParams) -> Result<ItemFilter, ApiError> {
+    let status = parse_status(raw.status.as_deref())?;
     let category_id = match raw.category.as_deref() {
         Some(c) => Some(
             i32::try_from(int("category", c)?)
@@ -122,33 +136,20 @@ pub(crate) fn parse_list(raw: &RawListParams) -> Result<ListQuery, ApiError> {
                 "use either `cursor`/`limit` or `page`/`per_page`, not both".into(),
             ));
         }
-        let page = raw
-            .page
-            .as_deref()
-            .map(|p| int("page", p))
-            .transpose()?
-            .unwrap_or(1)
-            .clamp(1, MAX_PAGE);
-        let per_page = raw
-            .per_page
-            .as_deref()
-            .map(|p| int("per_page", p))
-            .transpose()?
-            .unwrap_or(DEFAULT_LIMIT)
-            .clamp(1, MAX_LIMIT);
+        let page = clamped("page", raw.page.as_deref(), 1, MAX_PAGE)?;
+        let per_page = clamped(
+            "per_page",
+            raw.per_page.as_deref(),
+            DEFAULT_LIMIT,
+            MAX_LIMIT,
+        )?;
         return Ok(ListQuery::Offset {
             page: page as u64,
             per_page: per_page as u32,
             filter,
         });
     }
-    let limit = raw
-        .limit
-        .as_deref()
-        .map(|l| int("limit", l))
-        .transpose()?
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_LIMIT);
+    let limit = clamped("limit", raw.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = raw
         .cursor
         .as_deref()
@@ -180,6 +181,33 @@ pub(crate) struct OffsetPageBody {
     total_pages: i64,
 }
 
+/// Reads one page of the item list through the cache; every page lives for a minute and goes
+/// with the list tag that item writes invalidate.
+async fn list_page<T, F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    key: &str,
+    load: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let tags = [LIST_TAG.to_owned()];
+    let page = read_through(
+        state,
+        headers,
+        Namespace::ItemList,
+        key,
+        Ttl::OneMinute,
+        &tags,
+        load,
+    )
+    .await?;
+    Ok(page.into_response())
+}
+
 pub(crate) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -187,9 +215,6 @@ pub(crate) async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(raw) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let parsed = parse_list(&raw)?;
-    let bypass = bypass_cache(&headers);
-    let cache = state.cache();
-    let tags = [LIST_TAG.to_owned()];
     let store = state.store().clone();
     let response = match parsed {
         ListQuery::Cursor {
@@ -202,37 +227,28 @@ pub(crate) async fn list(
                 after.map(encode_cursor).unwrap_or_default(),
                 filter.cache_key()
             );
-            let (page, status) = cache
-                .get_or_set(
-                    Namespace::ItemList,
-                    &key,
-                    Ttl::OneMinute,
-                    &tags,
-                    bypass,
-                    || async move {
-                        // One row more than asked tells whether another page exists.
-                        let mut rows = store.items_after(after, limit + 1, &filter).await?;
-                        let has_more = rows.len() > limit as usize;
-                        rows.truncate(limit as usize);
-                        let next_cursor = if has_more {
-                            rows.last().map(|last| {
-                                encode_cursor(Cursor {
-                                    created_at_micros: last.created_at.timestamp_micros(),
-                                    id: last.id,
-                                })
-                            })
-                        } else {
-                            None
-                        };
-                        Ok::<_, ApiError>(CursorPage {
-                            data: rows,
-                            next_cursor,
-                            has_more,
+            list_page(&state, &headers, &key, || async move {
+                // One row more than asked tells whether another page exists.
+                let mut rows = store.items_after(after, limit + 1, &filter).await?;
+                let has_more = rows.len() > limit as usize;
+                rows.truncate(limit as usize);
+                let next_cursor = if has_more {
+                    rows.last().map(|last| {
+                        encode_cursor(Cursor {
+                            created_at_micros: last.created_at.timestamp_micros(),
+                            id: last.id,
                         })
-                    },
-                )
-                .await?;
-            (x_cache(status), Json(page)).into_response()
+                    })
+                } else {
+                    None
+                };
+                Ok(CursorPage {
+                    data: rows,
+                    next_cursor,
+                    has_more,
+                })
+            })
+            .await?
         }
         ListQuery::Offset {
             page,
@@ -240,28 +256,18 @@ pub(crate) async fn list(
             filter,
         } => {
             let key = format!("o:{page}:{per_page}:{}", filter.cache_key());
-            let (body, status) = cache
-                .get_or_set(
-                    Namespace::ItemList,
-                    &key,
-                    Ttl::OneMinute,
-                    &tags,
-                    bypass,
-                    || async move {
-                        let found = store.items_page(page, per_page, &filter).await?;
-                        let total_pages =
-                            (found.total + i64::from(per_page) - 1) / i64::from(per_page);
-                        Ok::<_, ApiError>(OffsetPageBody {
-                            data: found.items,
-                            page,
-                            per_page,
-                            total: found.total,
-                            total_pages,
-                        })
-                    },
-                )
-                .await?;
-            (x_cache(status), Json(body)).into_response()
+            list_page(&state, &headers, &key, || async move {
+                let found = store.items_page(page, per_page, &filter).await?;
+                let total_pages = (found.total + i64::from(per_page) - 1) / i64::from(per_page);
+                Ok(OffsetPageBody {
+                    data: found.items,
+                    page,
+                    per_page,
+                    total: found.total,
+                    total_pages,
+                })
+            })
+            .await?
         }
     };
     Ok(response)
@@ -279,23 +285,16 @@ pub(crate) async fn show(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = item_id(path)?;
     let store = state.store().clone();
-    let (item, status) = state
-        .cache()
-        .get_or_set(
-            Namespace::Item,
-            &id.to_string(),
-            Ttl::FifteenMinutes,
-            &[format!("item:{id}")],
-            bypass_cache(&headers),
-            || async move {
-                store
-                    .item(id)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound(format!("item {id}")))
-            },
-        )
-        .await?;
-    Ok((x_cache(status), Json(item)))
+    read_through(
+        &state,
+        &headers,
+        Namespace::Item,
+        &id.to_string(),
+        Ttl::FifteenMinutes,
+        &[format!("item:{id}")],
+        || async move { found(store.item(id).await?, "item", id) },
+    )
+    .await
 }
 
 /// Body of `POST /api/items` and `PUT /api/items/{id}`; `PATCH` accepts any subset.
@@ -341,12 +340,7 @@ fn validate(body: ItemBody) -> Result<ItemPatch, ApiError> {
         Some(k) => Some(k.into_iter().map(|w| w.trim().to_lowercase()).collect()),
         None => None,
     };
-    let status = body
-        .status
-        .as_deref()
-        .map(str::parse::<ItemStatus>)
-        .transpose()
-        .map_err(ApiError::BadRequest)?;
+    let status = parse_status(body.status.as_deref())?;
     Ok(ItemPatch {
         title,
         category_id: body.category_id,
@@ -395,63 +389,45 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(item)))
 }
 
-async fn update(
-    state: &AppState,
-    caller: &Caller,
-    id: i64,
-    patch: ItemPatch,
+/// Checks that a change fits its method: `PUT` replaces every field, `PATCH` changes at least
+/// one.
+fn check_method(method: &Method, patch: &ItemPatch) -> Result<(), ApiError> {
+    if method == Method::PUT {
+        if patch.title.is_none()
+            || patch.category_id.is_none()
+            || patch.importance.is_none()
+            || patch.keywords.is_none()
+            || patch.status.is_none()
+        {
+            return Err(ApiError::BadRequest("PUT needs every field: title, category_id, importance, keywords, status (use PATCH for a subset)".into()));
+        }
+    } else if *patch == ItemPatch::default() {
+        return Err(ApiError::BadRequest("nothing to change".into()));
+    }
+    Ok(())
+}
+
+/// `PUT` and `PATCH` of one of the caller's items.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    method: Method,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<ItemBody>, JsonRejection>,
 ) -> Result<Json<Item>, ApiError> {
+    let id = item_id(path)?;
+    let patch = validate(json_body(body)?)?;
+    check_method(&method, &patch)?;
     let account = caller.require()?;
-    let existing = state
-        .store()
-        .item(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("item {id}")))?;
+    let existing = found(state.store().item(id).await?, "item", id)?;
     if existing.account_id != account.id {
         return Err(ApiError::Forbidden(format!(
             "item {id} belongs to another account"
         )));
     }
-    let item = state
-        .store()
-        .update_item(id, &patch)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("item {id}")))?;
-    invalidate_for(state, &item).await;
+    let item = found(state.store().update_item(id, &patch).await?, "item", id)?;
+    invalidate_for(&state, &item).await;
     Ok(Json(item))
-}
-
-pub(crate) async fn replace(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<i64>, PathRejection>,
-    body: Result<Json<ItemBody>, JsonRejection>,
-) -> Result<Json<Item>, ApiError> {
-    let id = item_id(path)?;
-    let patch = validate(json_body(body)?)?;
-    if patch.title.is_none()
-        || patch.category_id.is_none()
-        || patch.importance.is_none()
-        || patch.keywords.is_none()
-        || patch.status.is_none()
-    {
-        return Err(ApiError::BadRequest("PUT needs every field: title, category_id, importance, keywords, status (use PATCH for a subset)".into()));
-    }
-    update(&state, &caller, id, patch).await
-}
-
-pub(crate) async fn patch(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<i64>, PathRejection>,
-    body: Result<Json<ItemBody>, JsonRejection>,
-) -> Result<Json<Item>, ApiError> {
-    let id = item_id(path)?;
-    let patch = validate(json_body(body)?)?;
-    if patch == ItemPatch::default() {
-        return Err(ApiError::BadRequest("nothing to change".into()));
-    }
-    update(&state, &caller, id, patch).await
 }
 
 #[cfg(test)]

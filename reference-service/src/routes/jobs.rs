@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::found;
 use crate::error::ApiError;
 use crate::middleware::Caller;
 use crate::queue::{NewJob, Priority};
@@ -74,12 +75,8 @@ pub(crate) async fn show(
     path: Result<Path<Uuid>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Path(id) = path.map_err(|_| ApiError::BadRequest("job id must be a UUID".into()))?;
-    let job = state
-        .queue()
-        .job(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("job {id}")))?;
-    Ok(Json(job))
+    let job = state.queue().job(id).await?;
+    Ok(Json(found(job, "job", id)?))
 }
 
 pub(crate) async fn stats(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {

@@ -8,11 +8,17 @@ mod items;
 mod jobs;
 mod ops;
 
+use std::fmt::Display;
+use std::future::Future;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{get, post};
-use axum::{Router, middleware};
+use axum::{Json, Router, middleware};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::cache::CacheStatus;
+use crate::cache::{CacheStatus, Namespace, Ttl};
+use crate::error::ApiError;
 use crate::middleware::{rate_limit, track};
 use crate::state::AppState;
 
@@ -22,7 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/items", get(items::list).post(items::create))
         .route(
             "/api/items/{id}",
-            get(items::show).put(items::replace).patch(items::patch),
+            get(items::show).put(items::update).patch(items::update),
         )
         .route("/api/accounts/{id}/stats", get(accounts::stats))
         .route("/api/reference/categories", get(accounts::categories))
@@ -55,4 +61,32 @@ fn bypass_cache(headers: &HeaderMap) -> bool {
 /// The `X-Cache` header pair.
 fn x_cache(status: CacheStatus) -> [(&'static str, HeaderValue); 1] {
     [("x-cache", HeaderValue::from_static(status.as_str()))]
+}
+
+/// Answers a read through the cache: the value kept under `key` in `namespace`, else what
+/// `load` returns, kept for `ttl` under `tags`; as JSON with its `X-Cache` header.
+async fn read_through<T, F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    namespace: Namespace,
+    key: &str,
+    ttl: Ttl,
+    tags: &[String],
+    load: F,
+) -> Result<([(&'static str, HeaderValue); 1], Json<T>), ApiError>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let (value, status) = state
+        .cache()
+        .get_or_set(namespace, key, ttl, tags, bypass_cache(headers), load)
+        .await?;
+    Ok((x_cache(status), Json(value)))
+}
+
+/// The value of a lookup by id, or a 404 naming `what` and `id`.
+fn found<T>(value: Option<T>, what: &str, id: impl Display) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::NotFound(format!("{what} {id}")))
 }

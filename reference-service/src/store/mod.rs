@@ -5,11 +5,13 @@
 //! statement (no N+1).
 
 mod postgres;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use postgres::PgStore;
+pub(crate) use sql::is_unreachable;
 pub use sqlite::SqliteStore;
 
 use crate::model::{Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, NewItem};

@@ -11,15 +11,19 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolCopyExt, PgPoolOptions};
 use sqlx::{ConnectOptions, FromRow, Postgres, QueryBuilder};
 
+use super::sql::{
+    AccountRow, COUNT_FILTERED_ITEMS, ITEM_COLUMNS, KeywordMatch, Reads, StatsRow, classify,
+    push_filter, push_keyset, push_page, select_items,
+};
 use super::{OffsetPage, PoolStats, StatsFigures, Store, StoreError};
 use crate::config::Config;
 use crate::model::{
-    Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, ItemStatus, NewItem, Plan,
+    Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, ItemStatus, NewItem,
 };
 use crate::seed::{SeedAccount, SeedItem};
 
-const ITEM_COLUMNS: &str =
-    "id, account_id, title, category_id, importance, keywords, status, created_at, updated_at";
+/// The GIN-indexed array containment.
+const KEYWORD_MATCH: KeywordMatch = (" AND keywords @> ARRAY[", "]::text[]");
 
 /// [`Store`] on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -59,64 +63,20 @@ impl TryFrom<ItemRow> for Item {
     }
 }
 
-#[derive(FromRow)]
-struct AccountRow {
-    id: i64,
-    name: String,
-    email: String,
-    plan: String,
-}
-
-impl TryFrom<AccountRow> for Account {
-    type Error = StoreError;
-
-    fn try_from(row: AccountRow) -> Result<Self, Self::Error> {
-        Ok(Account {
-            id: row.id,
-            name: row.name,
-            email: row.email,
-            plan: Plan::from_str(&row.plan).map_err(StoreError::Corrupt)?,
+/// The keyset position of a cursor, in PostgreSQL's time type.
+fn keyset(after: Option<Cursor>) -> Result<Option<(DateTime<Utc>, i64)>, StoreError> {
+    after
+        .map(|cursor| {
+            DateTime::from_timestamp_micros(cursor.created_at_micros)
+                .map(|time| (time, cursor.id))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "cursor time {} out of range",
+                        cursor.created_at_micros
+                    ))
+                })
         })
-    }
-}
-
-/// Sorts a driver error into "database unreachable" or "query failed".
-pub(crate) fn classify(context: &'static str, source: sqlx::Error) -> StoreError {
-    match source {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(source),
-        source => StoreError::Query { context, source },
-    }
-}
-
-fn items(rows: Vec<ItemRow>) -> Result<Vec<Item>, StoreError> {
-    rows.into_iter().map(Item::try_from).collect()
-}
-
-fn push_filter<'a>(query: &mut QueryBuilder<'a, Postgres>, filter: &'a ItemFilter) {
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(category) = filter.category_id {
-        query.push(" AND category_id = ").push_bind(category);
-    }
-    if let Some(keyword) = &filter.keyword {
-        query
-            .push(" AND keywords @> ARRAY[")
-            .push_bind(keyword.as_str())
-            .push("]::text[]");
-    }
-}
-
-fn cursor_time(cursor: Cursor) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(cursor.created_at_micros).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "cursor time {} out of range",
-            cursor.created_at_micros
-        ))
-    })
+        .transpose()
 }
 
 impl PgStore {
@@ -146,9 +106,33 @@ impl PgStore {
         })
     }
 
+    /// The lookups this store shares with the other SQL store.
+    fn reads(&self) -> Reads<'_, Postgres, ItemRow> {
+        Reads::new(&self.pool)
+    }
+
     /// The underlying pool (the PostgreSQL job queue shares it).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Runs one `COPY … FROM STDIN` statement with `body` (COPY text format) as its input.
+    async fn copy_in(
+        &self,
+        statement: &str,
+        body: String,
+        context: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut copy = self
+            .pool
+            .copy_in_raw(statement)
+            .await
+            .map_err(|e| classify(context, e))?;
+        copy.send(body.into_bytes())
+            .await
+            .map_err(|e| classify(context, e))?;
+        copy.finish().await.map_err(|e| classify(context, e))?;
+        Ok(())
     }
 }
 
@@ -166,11 +150,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("ping", e))
+        self.reads().ping().await
     }
 
     fn pool_stats(&self) -> Option<PoolStats> {
@@ -182,13 +162,7 @@ impl Store for PgStore {
     }
 
     async fn item(&self, id: i64) -> Result<Option<Item>, StoreError> {
-        let row: Option<ItemRow> =
-            sqlx::query_as(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| classify("item by id", e))?;
-        row.map(Item::try_from).transpose()
+        self.reads().item(id).await
     }
 
     async fn items_after(
@@ -197,26 +171,12 @@ impl Store for PgStore {
         limit: u32,
         filter: &ItemFilter,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut query =
-            QueryBuilder::<Postgres>::new(format!("SELECT {ITEM_COLUMNS} FROM items WHERE TRUE"));
-        push_filter(&mut query, filter);
-        if let Some(cursor) = after {
-            query
-                .push(" AND (created_at, id) < (")
-                .push_bind(cursor_time(cursor)?)
-                .push(", ")
-                .push_bind(cursor.id)
-                .push(")");
-        }
-        query
-            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit));
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
+        let mut query = QueryBuilder::new(select_items("TRUE"));
+        push_filter(&mut query, filter, KEYWORD_MATCH);
+        push_keyset(&mut query, keyset(after)?, limit);
+        self.reads()
+            .fetch_items(&mut query, "items after cursor")
             .await
-            .map_err(|e| classify("items after cursor", e))?;
-        items(rows)
     }
 
     async fn items_page(
@@ -225,32 +185,14 @@ impl Store for PgStore {
         per_page: u32,
         filter: &ItemFilter,
     ) -> Result<OffsetPage, StoreError> {
-        let offset = i64::try_from(page.saturating_sub(1).saturating_mul(u64::from(per_page)))
-            .unwrap_or(i64::MAX);
-        let mut query =
-            QueryBuilder::<Postgres>::new(format!("SELECT {ITEM_COLUMNS} FROM items WHERE TRUE"));
-        push_filter(&mut query, filter);
-        query
-            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(per_page))
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| classify("items page", e))?;
-        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM items WHERE TRUE");
-        push_filter(&mut count, filter);
-        let (total,): (i64,) = count
-            .build_query_as()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| classify("items count", e))?;
-        Ok(OffsetPage {
-            items: items(rows)?,
-            total,
-        })
+        let mut query = QueryBuilder::new(select_items("TRUE"));
+        push_filter(&mut query, filter, KEYWORD_MATCH);
+        push_page(&mut query, page, per_page);
+        let items = self.reads().fetch_items(&mut query, "items page").await?;
+        let mut count = QueryBuilder::new(COUNT_FILTERED_ITEMS);
+        push_filter(&mut count, filter, KEYWORD_MATCH);
+        let total = self.reads().fetch_count(&mut count, "items count").await?;
+        Ok(OffsetPage { items, total })
     }
 
     async fn create_item(&self, item: &NewItem) -> Result<Item, StoreError> {
@@ -290,7 +232,7 @@ impl Store for PgStore {
 
     async fn account_stats(&self, account_id: i64) -> Result<Option<AccountStats>, StoreError> {
         // Deliberately heavy: the baseline median scans every item of the account's categories.
-        let row: Option<(i64, i64, i64, i64, f64, f64, i64, i64)> = sqlx::query_as(
+        let row: Option<StatsRow> = sqlx::query_as(
             "WITH acct AS (SELECT id FROM accounts WHERE id = $1),
                   mine AS (SELECT status, importance, category_id, keywords, created_at FROM items WHERE account_id = $1),
                   baseline AS (
@@ -311,43 +253,15 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| classify("account stats", e))?;
-        Ok(row.map(
-            |(items, pending, active, archived, mean, median, distinct_keywords, recent)| {
-                StatsFigures {
-                    items,
-                    pending,
-                    active,
-                    archived,
-                    mean_importance: mean,
-                    category_median_importance: median,
-                    distinct_keywords,
-                    created_last_30_days: recent,
-                }
-                .into_stats(account_id)
-            },
-        ))
+        Ok(row.map(|row| StatsFigures::from(row).into_stats(account_id)))
     }
 
     async fn categories(&self) -> Result<Vec<Category>, StoreError> {
-        let rows: Vec<(i32, String, String)> =
-            sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| classify("categories", e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, slug, name)| Category { id, slug, name })
-            .collect())
+        self.reads().categories().await
     }
 
     async fn account_by_api_key(&self, api_key: &str) -> Result<Option<Account>, StoreError> {
-        let row: Option<AccountRow> =
-            sqlx::query_as("SELECT id, name, email, plan FROM accounts WHERE api_key = $1")
-                .bind(api_key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| classify("account by api key", e))?;
-        row.map(Account::try_from).transpose()
+        self.reads().account_by_api_key(api_key).await
     }
 
     async fn account_by_login(
@@ -355,15 +269,7 @@ impl Store for PgStore {
         email: &str,
         password_hash: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let row: Option<AccountRow> = sqlx::query_as(
-            "SELECT id, name, email, plan FROM accounts WHERE email = $1 AND password_hash = $2",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| classify("account by login", e))?;
-        row.map(Account::try_from).transpose()
+        self.reads().account_by_login(email, password_hash).await
     }
 
     async fn create_session(
@@ -395,11 +301,7 @@ impl Store for PgStore {
     }
 
     async fn count_items(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| classify("count items", e))?;
-        Ok(n)
+        self.reads().count_items().await
     }
 
     async fn insert_seed_accounts(&self, accounts: &[SeedAccount]) -> Result<(), StoreError> {
@@ -415,17 +317,12 @@ impl Store for PgStore {
                 a.password_hash
             ));
         }
-        let mut copy = self
-            .pool
-            .copy_in_raw("COPY accounts (id, name, email, plan, api_key, password_hash) FROM STDIN")
-            .await
-            .map_err(|e| classify("copy accounts", e))?;
-        copy.send(body.into_bytes())
-            .await
-            .map_err(|e| classify("copy accounts", e))?;
-        copy.finish()
-            .await
-            .map_err(|e| classify("copy accounts", e))?;
+        self.copy_in(
+            "COPY accounts (id, name, email, plan, api_key, password_hash) FROM STDIN",
+            body,
+            "copy accounts",
+        )
+        .await?;
         sqlx::query("SELECT setval('accounts_id_seq', (SELECT max(id) FROM accounts))")
             .execute(&self.pool)
             .await
@@ -437,8 +334,12 @@ impl Store for PgStore {
         // COPY text format; seed titles and keywords come from a fixed alphabet, so nothing needs
         // escaping.
         let mut body = String::with_capacity(items.len() * 120);
-        for i in items {
-            let ts = i.created_at.to_rfc3339();
+        for SeedItem {
+            item: i,
+            created_at,
+        } in items
+        {
+            let ts = created_at.to_rfc3339();
             body.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{{{}}}\t{}\t{}\t{}\n",
                 i.account_id,
@@ -451,16 +352,12 @@ impl Store for PgStore {
                 ts
             ));
         }
-        let mut copy = self
-            .pool
-            .copy_in_raw("COPY items (account_id, title, category_id, importance, keywords, status, created_at, updated_at) FROM STDIN")
-            .await
-            .map_err(|e| classify("copy items", e))?;
-        copy.send(body.into_bytes())
-            .await
-            .map_err(|e| classify("copy items", e))?;
-        copy.finish().await.map_err(|e| classify("copy items", e))?;
-        Ok(())
+        self.copy_in(
+            "COPY items (account_id, title, category_id, importance, keywords, status, created_at, updated_at) FROM STDIN",
+            body,
+            "copy items",
+        )
+        .await
     }
 
     async fn account_items_after(
@@ -469,35 +366,13 @@ impl Store for PgStore {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut query = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE account_id = "
-        ));
+        let mut query = QueryBuilder::new(select_items("account_id = "));
         query.push_bind(account_id);
-        if let Some(cursor) = after {
-            query
-                .push(" AND (created_at, id) < (")
-                .push_bind(cursor_time(cursor)?)
-                .push(", ")
-                .push_bind(cursor.id)
-                .push(")");
-        }
-        query
-            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit));
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| classify("account items", e))?;
-        items(rows)
+        push_keyset(&mut query, keyset(after)?, limit);
+        self.reads().fetch_items(&mut query, "account items").await
     }
 
     async fn count_account_items(&self, account_id: i64) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| classify("count account items", e))?;
-        Ok(n)
+        self.reads().count_account_items(account_id).await
     }
 }

@@ -13,26 +13,34 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, FromRow, QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use tempfile::TempDir;
 
-use super::postgres::classify;
+use super::sql::{
+    AccountRow, COUNT_FILTERED_ITEMS, ITEM_COLUMNS, KeywordMatch, Reads, StatsRow, classify,
+    push_filter, push_keyset, push_page, select_items,
+};
 use super::{OffsetPage, PoolStats, StatsFigures, Store, StoreError};
 use crate::config::Config;
 use crate::model::{
-    Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, ItemStatus, NewItem, Plan,
+    Account, AccountStats, Category, Cursor, Item, ItemFilter, ItemPatch, ItemStatus, NewItem,
 };
 use crate::seed::{SeedAccount, SeedItem};
 
-const ITEM_COLUMNS: &str =
-    "id, account_id, title, category_id, importance, keywords, status, created_at, updated_at";
+/// The keyword table's primary key (keyword, item_id) plays PostgreSQL's GIN index.
+const KEYWORD_MATCH: KeywordMatch = (
+    " AND id IN (SELECT item_id FROM item_keywords WHERE keyword = ",
+    ")",
+);
 /// Rows per multi-row `INSERT` while seeding (9 parameters each, far below SQLite's limit).
 const SEED_ROWS_PER_STATEMENT: usize = 1_000;
 /// Keyword rows per multi-row `INSERT` (2 parameters each).
 const KEYWORD_ROWS_PER_STATEMENT: usize = 4_000;
+const INSERT_KEYWORDS: &str = "INSERT OR IGNORE INTO item_keywords (item_id, keyword) ";
 const THIRTY_DAYS_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
 
 /// [`Store`] on SQLite.
@@ -87,63 +95,13 @@ impl TryFrom<ItemRow> for Item {
     }
 }
 
-#[derive(FromRow)]
-struct AccountRow {
-    id: i64,
-    name: String,
-    email: String,
-    plan: String,
-}
-
-impl TryFrom<AccountRow> for Account {
-    type Error = StoreError;
-
-    fn try_from(row: AccountRow) -> Result<Self, Self::Error> {
-        Ok(Account {
-            id: row.id,
-            name: row.name,
-            email: row.email,
-            plan: Plan::from_str(&row.plan).map_err(StoreError::Corrupt)?,
-        })
-    }
-}
-
-fn items(rows: Vec<ItemRow>) -> Result<Vec<Item>, StoreError> {
-    rows.into_iter().map(Item::try_from).collect()
-}
-
 fn keywords_json(keywords: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(keywords).map_err(|e| StoreError::Corrupt(format!("keywords: {e}")))
 }
 
-fn push_filter<'a>(query: &mut QueryBuilder<'a, Sqlite>, filter: &'a ItemFilter) {
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(category) = filter.category_id {
-        query.push(" AND category_id = ").push_bind(category);
-    }
-    if let Some(keyword) = &filter.keyword {
-        // The keyword table's primary key (keyword, item_id) plays PostgreSQL's GIN index.
-        query
-            .push(" AND id IN (SELECT item_id FROM item_keywords WHERE keyword = ")
-            .push_bind(keyword.as_str())
-            .push(")");
-    }
-}
-
-fn push_keyset(query: &mut QueryBuilder<'_, Sqlite>, after: Option<Cursor>, limit: u32) {
-    if let Some(cursor) = after {
-        query
-            .push(" AND (created_at, id) < (")
-            .push_bind(cursor.created_at_micros)
-            .push(", ")
-            .push_bind(cursor.id)
-            .push(")");
-    }
-    query
-        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+/// The keyset position of a cursor, in this store's time encoding.
+fn keyset(after: Option<Cursor>) -> Option<(i64, i64)> {
+    after.map(|cursor| (cursor.created_at_micros, cursor.id))
 }
 
 /// Replaces the keyword rows of one item.
@@ -157,19 +115,38 @@ async fn write_keywords(
         .execute(&mut *conn)
         .await
         .map_err(|e| classify("delete keywords", e))?;
-    if keywords.is_empty() {
-        return Ok(());
+    insert_rows(
+        conn,
+        INSERT_KEYWORDS,
+        keywords,
+        KEYWORD_ROWS_PER_STATEMENT,
+        "insert keywords",
+        |mut row, keyword| {
+            row.push_bind(item_id).push_bind(keyword.as_str());
+        },
+    )
+    .await
+}
+
+/// Inserts `rows` with multi-row `INSERT`s of at most `per_statement` rows each; `head` names
+/// the table and columns and `push_row` binds the values of one row.
+async fn insert_rows<'a, T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    rows: &'a [T],
+    per_statement: usize,
+    context: &'static str,
+    mut push_row: impl FnMut(Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(per_statement) {
+        let mut insert = QueryBuilder::<Sqlite>::new(head);
+        insert.push_values(chunk, &mut push_row);
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| classify(context, e))?;
     }
-    let mut insert =
-        QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO item_keywords (item_id, keyword) ");
-    insert.push_values(keywords, |mut row, keyword| {
-        row.push_bind(item_id).push_bind(keyword.as_str());
-    });
-    insert
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| classify("insert keywords", e))?;
     Ok(())
 }
 
@@ -233,6 +210,16 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The lookups this store shares with the other SQL store.
+    fn reads(&self) -> Reads<'_, Sqlite, ItemRow> {
+        Reads::new(&self.reader)
+    }
+
+    /// Starts a transaction on the writer connection.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer.begin().await.map_err(|e| classify("begin", e))
+    }
 }
 
 #[async_trait]
@@ -249,11 +236,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("ping", e))
+        self.reads().ping().await
     }
 
     fn pool_stats(&self) -> Option<PoolStats> {
@@ -265,13 +248,7 @@ impl Store for SqliteStore {
     }
 
     async fn item(&self, id: i64) -> Result<Option<Item>, StoreError> {
-        let row: Option<ItemRow> =
-            sqlx::query_as(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(|e| classify("item by id", e))?;
-        row.map(Item::try_from).transpose()
+        self.reads().item(id).await
     }
 
     async fn items_after(
@@ -280,16 +257,12 @@ impl Store for SqliteStore {
         limit: u32,
         filter: &ItemFilter,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {ITEM_COLUMNS} FROM items WHERE 1"));
-        push_filter(&mut query, filter);
-        push_keyset(&mut query, after, limit);
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.reader)
+        let mut query = QueryBuilder::new(select_items("TRUE"));
+        push_filter(&mut query, filter, KEYWORD_MATCH);
+        push_keyset(&mut query, keyset(after), limit);
+        self.reads()
+            .fetch_items(&mut query, "items after cursor")
             .await
-            .map_err(|e| classify("items after cursor", e))?;
-        items(rows)
     }
 
     async fn items_page(
@@ -298,41 +271,19 @@ impl Store for SqliteStore {
         per_page: u32,
         filter: &ItemFilter,
     ) -> Result<OffsetPage, StoreError> {
-        let offset = i64::try_from(page.saturating_sub(1).saturating_mul(u64::from(per_page)))
-            .unwrap_or(i64::MAX);
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {ITEM_COLUMNS} FROM items WHERE 1"));
-        push_filter(&mut query, filter);
-        query
-            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(per_page))
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| classify("items page", e))?;
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM items WHERE 1");
-        push_filter(&mut count, filter);
-        let (total,): (i64,) = count
-            .build_query_as()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(|e| classify("items count", e))?;
-        Ok(OffsetPage {
-            items: items(rows)?,
-            total,
-        })
+        let mut query = QueryBuilder::new(select_items("TRUE"));
+        push_filter(&mut query, filter, KEYWORD_MATCH);
+        push_page(&mut query, page, per_page);
+        let items = self.reads().fetch_items(&mut query, "items page").await?;
+        let mut count = QueryBuilder::new(COUNT_FILTERED_ITEMS);
+        push_filter(&mut count, filter, KEYWORD_MATCH);
+        let total = self.reads().fetch_count(&mut count, "items count").await?;
+        Ok(OffsetPage { items, total })
     }
 
     async fn create_item(&self, item: &NewItem) -> Result<Item, StoreError> {
         let now = now_micros();
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(|e| classify("begin", e))?;
+        let mut tx = self.begin().await?;
         let row: ItemRow = sqlx::query_as(&format!(
             "INSERT INTO items (account_id, title, category_id, importance, keywords, status, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {ITEM_COLUMNS}"
@@ -355,11 +306,7 @@ impl Store for SqliteStore {
 
     async fn update_item(&self, id: i64, patch: &ItemPatch) -> Result<Option<Item>, StoreError> {
         let keywords = patch.keywords.as_deref().map(keywords_json).transpose()?;
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(|e| classify("begin", e))?;
+        let mut tx = self.begin().await?;
         let row: Option<ItemRow> = sqlx::query_as(&format!(
             "UPDATE items SET title = COALESCE(?2, title), category_id = COALESCE(?3, category_id), \
              importance = COALESCE(?4, importance), keywords = COALESCE(?5, keywords), \
@@ -386,7 +333,7 @@ impl Store for SqliteStore {
         // Deliberately heavy, like the PostgreSQL one: the baseline median reads every item of
         // the account's categories. SQLite has no percentile_cont, so the median is the mean of
         // the one or two middle rows of the sorted baseline.
-        let row: Option<(i64, i64, i64, i64, f64, f64, i64, i64)> = sqlx::query_as(
+        let row: Option<StatsRow> = sqlx::query_as(
             "WITH mine AS (SELECT id, status, importance, category_id, created_at FROM items WHERE account_id = ?1),
                   baseline AS (SELECT importance FROM items
                                WHERE category_id IN (SELECT DISTINCT category_id FROM mine)),
@@ -410,43 +357,15 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(|e| classify("account stats", e))?;
-        Ok(row.map(
-            |(items, pending, active, archived, mean, median, distinct_keywords, recent)| {
-                StatsFigures {
-                    items,
-                    pending,
-                    active,
-                    archived,
-                    mean_importance: mean,
-                    category_median_importance: median,
-                    distinct_keywords,
-                    created_last_30_days: recent,
-                }
-                .into_stats(account_id)
-            },
-        ))
+        Ok(row.map(|row| StatsFigures::from(row).into_stats(account_id)))
     }
 
     async fn categories(&self) -> Result<Vec<Category>, StoreError> {
-        let rows: Vec<(i32, String, String)> =
-            sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY id")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(|e| classify("categories", e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, slug, name)| Category { id, slug, name })
-            .collect())
+        self.reads().categories().await
     }
 
     async fn account_by_api_key(&self, api_key: &str) -> Result<Option<Account>, StoreError> {
-        let row: Option<AccountRow> =
-            sqlx::query_as("SELECT id, name, email, plan FROM accounts WHERE api_key = ?")
-                .bind(api_key)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(|e| classify("account by api key", e))?;
-        row.map(Account::try_from).transpose()
+        self.reads().account_by_api_key(api_key).await
     }
 
     async fn account_by_login(
@@ -454,15 +373,7 @@ impl Store for SqliteStore {
         email: &str,
         password_hash: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let row: Option<AccountRow> = sqlx::query_as(
-            "SELECT id, name, email, plan FROM accounts WHERE email = ? AND password_hash = ?",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(|e| classify("account by login", e))?;
-        row.map(Account::try_from).transpose()
+        self.reads().account_by_login(email, password_hash).await
     }
 
     async fn create_session(
@@ -496,25 +407,19 @@ impl Store for SqliteStore {
     }
 
     async fn count_items(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(|e| classify("count items", e))?;
-        Ok(n)
+        self.reads().count_items().await
     }
 
     async fn insert_seed_accounts(&self, accounts: &[SeedAccount]) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(|e| classify("begin", e))?;
+        let mut tx = self.begin().await?;
         let now = now_micros();
-        for chunk in accounts.chunks(SEED_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO accounts (id, name, email, plan, api_key, password_hash, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, a| {
+        insert_rows(
+            &mut tx,
+            "INSERT INTO accounts (id, name, email, plan, api_key, password_hash, created_at) ",
+            accounts,
+            SEED_ROWS_PER_STATEMENT,
+            "insert seed accounts",
+            |mut row, a| {
                 row.push_bind(a.id)
                     .push_bind(a.name.as_str())
                     .push_bind(a.email.as_str())
@@ -522,13 +427,9 @@ impl Store for SqliteStore {
                     .push_bind(a.api_key.as_str())
                     .push_bind(a.password_hash.as_str())
                     .push_bind(now);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify("insert seed accounts", e))?;
-        }
+            },
+        )
+        .await?;
         tx.commit().await.map_err(|e| classify("commit", e))?;
         Ok(())
     }
@@ -536,29 +437,32 @@ impl Store for SqliteStore {
     async fn insert_seed_items(&self, items: &[SeedItem]) -> Result<(), StoreError> {
         // One transaction per batch; ids are assigned here (the writer is the only connection
         // that writes, so max(id) cannot move underneath) to fill the keyword table in bulk too.
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(|e| classify("begin", e))?;
+        let mut tx = self.begin().await?;
         let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(max(id), 0) FROM items")
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| classify("max item id", e))?;
         let mut rows = Vec::with_capacity(items.len());
         let mut keywords = Vec::new();
-        for (n, item) in items.iter().enumerate() {
+        for (n, SeedItem { item, created_at }) in items.iter().enumerate() {
             let id = max_id + 1 + n as i64;
             for keyword in &item.keywords {
                 keywords.push((id, keyword.as_str()));
             }
-            rows.push((id, item, keywords_json(&item.keywords)?));
+            rows.push((
+                id,
+                item,
+                created_at.timestamp_micros(),
+                keywords_json(&item.keywords)?,
+            ));
         }
-        for chunk in rows.chunks(SEED_ROWS_PER_STATEMENT) {
-            let mut insert =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO items ({ITEM_COLUMNS}) "));
-            insert.push_values(chunk, |mut row, (id, item, keywords)| {
-                let created = item.created_at.timestamp_micros();
+        insert_rows(
+            &mut tx,
+            &format!("INSERT INTO items ({ITEM_COLUMNS}) "),
+            &rows,
+            SEED_ROWS_PER_STATEMENT,
+            "insert seed items",
+            |mut row, (id, item, created, keywords)| {
                 row.push_bind(*id)
                     .push_bind(item.account_id)
                     .push_bind(item.title.as_str())
@@ -566,28 +470,22 @@ impl Store for SqliteStore {
                     .push_bind(item.importance)
                     .push_bind(keywords.as_str())
                     .push_bind(item.status.as_str())
-                    .push_bind(created)
-                    .push_bind(created);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify("insert seed items", e))?;
-        }
-        for chunk in keywords.chunks(KEYWORD_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO item_keywords (item_id, keyword) ",
-            );
-            insert.push_values(chunk, |mut row, (id, keyword)| {
+                    .push_bind(*created)
+                    .push_bind(*created);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            INSERT_KEYWORDS,
+            &keywords,
+            KEYWORD_ROWS_PER_STATEMENT,
+            "insert seed keywords",
+            |mut row, (id, keyword)| {
                 row.push_bind(*id).push_bind(*keyword);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify("insert seed keywords", e))?;
-        }
+            },
+        )
+        .await?;
         tx.commit().await.map_err(|e| classify("commit", e))?;
         Ok(())
     }
@@ -598,26 +496,14 @@ impl Store for SqliteStore {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE account_id = "
-        ));
+        let mut query = QueryBuilder::new(select_items("account_id = "));
         query.push_bind(account_id);
-        push_keyset(&mut query, after, limit);
-        let rows: Vec<ItemRow> = query
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| classify("account items", e))?;
-        items(rows)
+        push_keyset(&mut query, keyset(after), limit);
+        self.reads().fetch_items(&mut query, "account items").await
     }
 
     async fn count_account_items(&self, account_id: i64) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items WHERE account_id = ?")
-            .bind(account_id)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(|e| classify("count account items", e))?;
-        Ok(n)
+        self.reads().count_account_items(account_id).await
     }
 }
 
@@ -647,7 +533,7 @@ mod tests {
         let keyset = plan(
             &store,
             &format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE 1 AND (created_at, id) < (5, 5) \
+                "SELECT {ITEM_COLUMNS} FROM items WHERE TRUE AND (created_at, id) < (5, 5) \
                  ORDER BY created_at DESC, id DESC LIMIT 50"
             ),
         )
@@ -657,7 +543,7 @@ mod tests {
         let pending = plan(
             &store,
             &format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE 1 AND status = 'pending' \
+                "SELECT {ITEM_COLUMNS} FROM items WHERE TRUE AND status = 'pending' \
                  ORDER BY created_at DESC, id DESC LIMIT 50"
             ),
         )
@@ -665,7 +551,7 @@ mod tests {
         assert!(pending.contains("items_pending_idx"), "{pending}");
         let keyword = plan(
             &store,
-            "SELECT count(*) FROM items WHERE 1 AND id IN \
+            "SELECT count(*) FROM items WHERE TRUE AND id IN \
              (SELECT item_id FROM item_keywords WHERE keyword = 'alpha')",
         )
         .await;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use reference_service::cache::Namespace;
 use serde_json::json;
 
@@ -13,11 +13,10 @@ const KEY: (&str, &str) = ("x-api-key", "kp_free_demo");
 
 async fn create_item(app: &TestApp, title: &str) -> Reply {
     let reply = app
-        .call(
-            Method::POST,
+        .post(
             "/api/items",
             &[KEY],
-            Some(json!({"title": title, "category_id": 3, "keywords": ["alpha"]})),
+            json!({"title": title, "category_id": 3, "keywords": ["alpha"]}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -42,23 +41,22 @@ async fn item_read_hits_after_miss_and_a_write_invalidates_its_tags(backend: Bac
     assert_eq!(second.header("x-cache"), Some("HIT"));
     assert_eq!(second.body, first.body);
     assert_eq!(
-        app.get("/api/items?limit=5").await.header("x-cache"),
+        app.x_cache("/api/items?limit=5").await.as_deref(),
         Some("MISS")
     );
     assert_eq!(
-        app.get("/api/items?limit=5").await.header("x-cache"),
+        app.x_cache("/api/items?limit=5").await.as_deref(),
         Some("HIT")
     );
-    assert_eq!(app.get(&stats_uri).await.header("x-cache"), Some("MISS"));
+    assert_eq!(app.x_cache(&stats_uri).await.as_deref(), Some("MISS"));
     let stats = app.get(&stats_uri).await;
     assert_eq!(stats.header("x-cache"), Some("HIT"));
 
     let patched = app
-        .call(
-            Method::PATCH,
+        .patch(
             &uri,
             &[KEY],
-            Some(json!({"title": "Renamed", "status": "active"})),
+            json!({"title": "Renamed", "status": "active"}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
@@ -82,7 +80,7 @@ async fn item_read_hits_after_miss_and_a_write_invalidates_its_tags(backend: Bac
 
     // A create invalidates the lists too.
     assert_eq!(
-        app.get("/api/items?limit=5").await.header("x-cache"),
+        app.x_cache("/api/items?limit=5").await.as_deref(),
         Some("HIT")
     );
     create_item(&app, "Newest").await;
@@ -103,15 +101,13 @@ async fn reference_data_is_cached_and_no_cache_bypasses_the_read(backend: Backen
     assert_eq!(first.header("x-cache"), Some("MISS"));
     assert_eq!(first.body["data"].as_array().map(Vec::len), Some(12));
     assert_eq!(
-        app.get("/api/reference/categories").await.header("x-cache"),
+        app.x_cache("/api/reference/categories").await.as_deref(),
         Some("HIT")
     );
     let bypass = app
-        .call(
-            Method::GET,
+        .get_with(
             "/api/reference/categories",
             &[("cache-control", "no-cache")],
-            None,
         )
         .await;
     assert_eq!(bypass.header("x-cache"), Some("MISS"));
@@ -131,12 +127,9 @@ async fn pattern_invalidation_drops_matching_keys_only(backend: Backend) {
         .invalidate_pattern(Namespace::Item, "*")
         .await;
     assert_eq!(removed, 3);
+    assert_eq!(app.x_cache("/api/items/2").await.as_deref(), Some("MISS"));
     assert_eq!(
-        app.get("/api/items/2").await.header("x-cache"),
-        Some("MISS")
-    );
-    assert_eq!(
-        app.get("/api/reference/categories").await.header("x-cache"),
+        app.x_cache("/api/reference/categories").await.as_deref(),
         Some("HIT")
     );
 }
@@ -147,7 +140,7 @@ async fn missing_items_are_404_and_not_cached(backend: Backend) {
     let reply = app.get("/api/items/99999999").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error_code(), "not_found");
-    assert_eq!(app.get("/api/items/99999999").await.header("x-cache"), None);
+    assert_eq!(app.x_cache("/api/items/99999999").await.as_deref(), None);
 }
 
 #[tokio::test]
@@ -169,9 +162,7 @@ async fn redis_down_reads_and_writes_still_answer_correctly() {
     let list = app.get("/api/items?limit=3").await;
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.body["data"], list_before.body["data"]);
-    let patched = app
-        .call(Method::PATCH, &uri, &[KEY], Some(json!({"importance": 99})))
-        .await;
+    let patched = app.patch(&uri, &[KEY], json!({"importance": 99})).await;
     assert_eq!(patched.status, StatusCode::OK);
     let reread = app.get(&uri).await;
     assert_eq!(

@@ -58,9 +58,12 @@ async fn seeding_is_batched_deterministic_and_runs_once() {
     .expect("generate");
     assert_eq!(
         (first.title.as_str(), last.title.as_str()),
-        (expected[0].title.as_str(), expected[12_344].title.as_str())
+        (
+            expected[0].item.title.as_str(),
+            expected[12_344].item.title.as_str()
+        )
     );
-    assert_eq!(first.keywords, expected[0].keywords);
+    assert_eq!(first.keywords, expected[0].item.keywords);
     assert_eq!(first.created_at, expected[0].created_at);
     assert!(
         elapsed.as_secs() < 30,

@@ -174,12 +174,7 @@ on_both_backends!(writes_need_an_owner_and_valid_bodies);
 async fn writes_need_an_owner_and_valid_bodies(backend: Backend) {
     let app = support::start_on(backend, |_| {}).await;
     let anonymous = app
-        .call(
-            Method::POST,
-            "/api/items",
-            &[],
-            Some(json!({"title": "x", "category_id": 1})),
-        )
+        .post("/api/items", &[], json!({"title": "x", "category_id": 1}))
         .await;
     assert_eq!(
         (anonymous.status, anonymous.error_code()),
@@ -188,33 +183,18 @@ async fn writes_need_an_owner_and_valid_bodies(backend: Backend) {
     let bad_key = app.get_with("/api/items/1", &[("x-api-key", "nope")]).await;
     assert_eq!(bad_key.status, StatusCode::UNAUTHORIZED);
 
-    let login = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            &[],
-            Some(json!({"email": "pro@example.test", "password": "kneepoint"})),
-        )
-        .await;
+    let login = app.login("pro@example.test", "kneepoint").await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text);
     assert_eq!(login.body["token_type"], "Bearer");
     let bearer = format!("Bearer {}", login.body["token"].as_str().expect("token"));
-    let wrong = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            &[],
-            Some(json!({"email": "pro@example.test", "password": "guess"})),
-        )
-        .await;
+    let wrong = app.login("pro@example.test", "guess").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
 
     let created = app
-        .call(
-            Method::POST,
+        .post(
             "/api/items",
             &[("authorization", &bearer)],
-            Some(json!({"title": "Mine", "category_id": 4, "importance": 70})),
+            json!({"title": "Mine", "category_id": 4, "importance": 70}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
@@ -280,11 +260,10 @@ async fn writes_need_an_owner_and_valid_bodies(backend: Backend) {
     );
 
     let other = app
-        .call(
-            Method::PATCH,
+        .patch(
             &uri,
             &[("x-api-key", "kp_free_demo")],
-            Some(json!({"title": "Stolen"})),
+            json!({"title": "Stolen"}),
         )
         .await;
     assert_eq!(
@@ -292,11 +271,10 @@ async fn writes_need_an_owner_and_valid_bodies(backend: Backend) {
         (StatusCode::FORBIDDEN, "forbidden")
     );
     let missing = app
-        .call(
-            Method::PATCH,
+        .patch(
             "/api/items/99999999",
             &[("authorization", &bearer)],
-            Some(json!({"title": "x"})),
+            json!({"title": "x"}),
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);

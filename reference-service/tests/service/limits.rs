@@ -109,9 +109,7 @@ async fn auth_and_export_classes_are_stricter(backend: Backend) {
     .await;
     let login = json!({"email": "free@example.test", "password": "wrong"});
     for remaining in (0..5).rev() {
-        let reply = app
-            .call(Method::POST, "/api/auth/login", &[], Some(login.clone()))
-            .await;
+        let reply = app.post("/api/auth/login", &[], login.clone()).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -119,38 +117,17 @@ async fn auth_and_export_classes_are_stricter(backend: Backend) {
         );
         check_headers(&reply, 5, remaining);
     }
-    let blocked = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            &[],
-            Some(json!({"email": "free@example.test", "password": "kneepoint"})),
-        )
-        .await;
+    let blocked = app.login("free@example.test", "kneepoint").await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     // One login per 720 s replenishes.
     let retry = blocked.header_u64("retry-after");
     assert!((700..=720).contains(&retry), "retry-after {retry}");
 
     for _ in 0..2 {
-        let reply = app
-            .call(
-                Method::POST,
-                "/api/exports",
-                &[("x-api-key", "kp_pro_demo")],
-                None,
-            )
-            .await;
+        let reply = app.request_export(None).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED);
     }
-    let third = app
-        .call(
-            Method::POST,
-            "/api/exports",
-            &[("x-api-key", "kp_pro_demo")],
-            None,
-        )
-        .await;
+    let third = app.request_export(None).await;
     assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
     check_headers(&third, 2, 0);
     // The plan bucket is separate: reads still pass.

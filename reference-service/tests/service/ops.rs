@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::support::{self, Backend, eventually};
@@ -52,12 +52,7 @@ async fn ready_is_503_naming_postgres_when_it_stops() {
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
     // A read that needs the database answers 503, not 500.
     let item = app
-        .call(
-            Method::GET,
-            "/api/items/1",
-            &[("cache-control", "no-cache")],
-            None,
-        )
+        .get_with("/api/items/1", &[("cache-control", "no-cache")])
         .await;
     assert_eq!(
         item.status,
@@ -93,34 +88,20 @@ async fn metrics_expose_every_family(backend: Backend) {
     })
     .await;
     // Cache miss then hit.
-    assert_eq!(
-        app.get("/api/items/1").await.header("x-cache"),
-        Some("MISS")
-    );
-    assert_eq!(app.get("/api/items/1").await.header("x-cache"), Some("HIT"));
+    assert_eq!(app.x_cache("/api/items/1").await.as_deref(), Some("MISS"));
+    assert_eq!(app.x_cache("/api/items/1").await.as_deref(), Some("HIT"));
     // A rate-limit rejection.
     let login = json!({"email": "free@example.test", "password": "kneepoint"});
     assert_eq!(
-        app.call(Method::POST, "/api/auth/login", &[], Some(login.clone()))
-            .await
-            .status,
+        app.post("/api/auth/login", &[], login.clone()).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        app.call(Method::POST, "/api/auth/login", &[], Some(login))
-            .await
-            .status,
+        app.post("/api/auth/login", &[], login).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
     // A job outcome.
-    let export = app
-        .call(
-            Method::POST,
-            "/api/exports",
-            &[("x-api-key", "kp_pro_demo")],
-            None,
-        )
-        .await;
+    let export = app.request_export(None).await;
     assert_eq!(export.status, StatusCode::ACCEPTED, "{}", export.text);
     let queue = app.state.queue().clone();
     eventually(Duration::from_secs(20), || {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
 use reference_service::queue::{
-    ClaimedJob, Handlers, JobContext, JobHandler, JobInfo, JobStatus, NewJob, Priority,
+    ClaimedJob, Handlers, JobContext, JobHandler, JobInfo, JobQueue, JobStatus, NewJob, Priority,
     WorkerOptions, WorkerPool,
 };
 use serde_json::{Value, json};
@@ -35,6 +35,11 @@ impl JobHandler for Sleeps {
         tokio::time::sleep(self.0).await;
         Ok(json!({"slept_ms": self.0.as_millis() as u64}))
     }
+}
+
+/// Enqueues `job`, which must succeed; returns its id.
+async fn enqueue(queue: &Arc<dyn JobQueue>, job: NewJob) -> Uuid {
+    queue.enqueue(&job).await.expect("enqueue")
 }
 
 fn job(kind: &str, priority: Priority) -> NewJob {
@@ -94,11 +99,7 @@ async fn each_retry_policy_gives_its_attempt_count_and_backoff_schedule(backend:
     for priority in Priority::ALL {
         ids.push((
             priority,
-            app.state
-                .queue()
-                .enqueue(&job("fail", priority))
-                .await
-                .expect("enqueue"),
+            enqueue(app.state.queue(), job("fail", priority)).await,
         ));
     }
     workers.notify();
@@ -162,18 +163,9 @@ async fn dead_letters_are_kept_and_completed_jobs_removed(backend: Backend) {
         },
     );
     let queue = app.state.queue().clone();
-    let dead = queue
-        .enqueue(&job("fail", Priority::Critical))
-        .await
-        .expect("enqueue");
-    let done = queue
-        .enqueue(&job("ok", Priority::High))
-        .await
-        .expect("enqueue");
-    let unknown = queue
-        .enqueue(&job("no-such-kind", Priority::Low))
-        .await
-        .expect("enqueue");
+    let dead = enqueue(&queue, job("fail", Priority::Critical)).await;
+    let done = enqueue(&queue, job("ok", Priority::High)).await;
+    let unknown = enqueue(&queue, job("no-such-kind", Priority::Low)).await;
     workers.notify();
     let info = wait_for(&app, dead, JobStatus::Failed, Duration::from_secs(20)).await;
     assert_eq!(info.attempts, 3);
@@ -212,21 +204,16 @@ on_both_backends!(delayed_jobs_wait_and_urgent_jobs_are_claimed_first);
 async fn delayed_jobs_wait_and_urgent_jobs_are_claimed_first(backend: Backend) {
     let app = app_without_workers(backend).await;
     let queue = app.state.queue().clone();
-    let low = queue
-        .enqueue(&job("x", Priority::VeryLow))
-        .await
-        .expect("enqueue");
-    let critical = queue
-        .enqueue(&job("x", Priority::Critical))
-        .await
-        .expect("enqueue");
-    let delayed = queue
-        .enqueue(&NewJob {
+    let low = enqueue(&queue, job("x", Priority::VeryLow)).await;
+    let critical = enqueue(&queue, job("x", Priority::Critical)).await;
+    let delayed = enqueue(
+        &queue,
+        NewJob {
             delay: Duration::from_millis(400),
             ..job("x", Priority::Critical)
-        })
-        .await
-        .expect("enqueue");
+        },
+    )
+    .await;
     assert_eq!(
         queue.job(delayed).await.expect("job").map(|j| j.status),
         Some(JobStatus::Delayed)
@@ -264,10 +251,7 @@ async fn concurrent_claims_never_share_a_job(backend: Backend) {
     let app = app_without_workers(backend).await;
     let queue = app.state.queue().clone();
     for _ in 0..40 {
-        queue
-            .enqueue(&job("x", Priority::Normal))
-            .await
-            .expect("enqueue");
+        enqueue(&queue, job("x", Priority::Normal)).await;
     }
     let mut tasks = Vec::new();
     for n in 0..6 {
@@ -309,14 +293,8 @@ async fn shutdown_finishes_short_jobs_and_requeues_long_ones(backend: Backend) {
             ..WorkerOptions::default()
         },
     );
-    let short = queue
-        .enqueue(&job("short", Priority::High))
-        .await
-        .expect("enqueue");
-    let long = queue
-        .enqueue(&job("long", Priority::High))
-        .await
-        .expect("enqueue");
+    let short = enqueue(&queue, job("short", Priority::High)).await;
+    let long = enqueue(&queue, job("long", Priority::High)).await;
     workers.notify();
     let running = wait_for(&app, long, JobStatus::Active, Duration::from_secs(10)).await;
     assert_eq!(running.attempts, 1);
@@ -345,23 +323,11 @@ async fn export_endpoint_answers_202_and_the_job_reports_progress(backend: Backe
     let anonymous = app.call(Method::POST, "/api/exports", &[], None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let bad = app
-        .call(
-            Method::POST,
-            "/api/exports",
-            &[("x-api-key", "kp_pro_demo")],
-            Some(json!({"priority": "urgent"})),
-        )
+        .request_export(Some(json!({"priority": "urgent"})))
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
-    let accepted = app
-        .call(
-            Method::POST,
-            "/api/exports",
-            &[("x-api-key", "kp_pro_demo")],
-            Some(json!({"priority": "high"})),
-        )
-        .await;
+    let accepted = app.request_export(Some(json!({"priority": "high"}))).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
     let id = accepted.body["job_id"].as_str().expect("job id").to_owned();
     assert_eq!(

@@ -511,6 +511,32 @@ impl TestApp {
     pub(crate) async fn get(&self, uri: &str) -> Reply {
         self.call(Method::GET, uri, &[], None).await
     }
+
+    pub(crate) async fn post(&self, uri: &str, headers: &[(&str, &str)], body: Value) -> Reply {
+        self.call(Method::POST, uri, headers, Some(body)).await
+    }
+
+    pub(crate) async fn patch(&self, uri: &str, headers: &[(&str, &str)], body: Value) -> Reply {
+        self.call(Method::PATCH, uri, headers, Some(body)).await
+    }
+
+    /// The `X-Cache` header of the answer to `GET uri`.
+    pub(crate) async fn x_cache(&self, uri: &str) -> Option<String> {
+        self.get(uri).await.header("x-cache").map(str::to_owned)
+    }
+
+    /// `POST /api/auth/login` with an e-mail and password.
+    pub(crate) async fn login(&self, email: &str, password: &str) -> Reply {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.post("/api/auth/login", &[], body).await
+    }
+
+    /// `POST /api/exports` as the demo pro account, with an optional body.
+    pub(crate) async fn request_export(&self, body: Option<Value>) -> Reply {
+        let headers = [("x-api-key", "kp_pro_demo")];
+        self.call(Method::POST, "/api/exports", &headers, body)
+            .await
+    }
 }
 
 pub(crate) async fn call(
