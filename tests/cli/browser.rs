@@ -1,39 +1,20 @@
 //! The report of a real run, opened in headless Chromium: renders, no console errors, no network
 //! request, every chart with a size (`ci/check-report.sh`; `ci/setup.sh` installs Chromium).
 
-use super::support::{Kneepoint, target};
+use super::support::{Scenario, run_scenario, target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_of_a_real_run_renders_in_chromium() {
     let t = target().await;
-    let scenario = format!(
-        r#"
-name = "browser"
-[target]
-base_url = "{}"
-[load]
-users = 3
-duration = "3s"
-[[transaction]]
-name = "bimodal"
-[[transaction.request]]
-path = "/bimodal"
-[[transaction]]
-name = "teapot"
-weight = 1
-[[transaction.request]]
-path = "/status/418"
-[[sla]]
-metric = "p95"
-threshold = "200ms"
-"#,
-        t.url
-    );
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let scenario = Scenario::new("browser", &t.url)
+        .load("users = 3\nduration = \"3s\"")
+        .transaction("bimodal")
+        .get("/bimodal")
+        .transaction("teapot")
+        .with("weight = 1")
+        .get("/status/418")
+        .sla("p95", "200ms");
+    let run = run_scenario(scenario, true).await;
     assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
     let report = run.out.join("report.html");
     let shot = run.out.join("report.png");

@@ -1,40 +1,34 @@
 //! `kneepoint capacity` through the binary: a stepped search against an in-test target with a
 //! known contention limit, and the exit codes of searches that cannot find a capacity.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kneepoint::capacity::{CapacityReport, StopReason};
 
-use super::support::{Kneepoint, contended_target, target};
+use super::support::{Finished, Kneepoint, Scenario, contended_target, target};
 
-fn scenario(url: &str, path: &str, p95_limit: &str) -> String {
-    format!(
-        r#"
-name = "contended"
-[target]
-base_url = "{url}"
-[load]
-users = 1
-duration = "1s"
-iterations = 5
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-[[sla]]
-metric = "p95"
-threshold = "{p95_limit}"
-"#
-    )
+/// Each step: 5 iterations per user of one GET of `path`, under p95 < `p95_limit`.
+fn scenario(url: &str, path: &str, p95_limit: &str) -> Scenario {
+    Scenario::new("contended", url)
+        .closed(1, "1s", 5)
+        .one_request(path)
+        .sla("p95", p95_limit)
 }
 
-fn report(out: &Path, stderr: &str) -> CapacityReport {
-    let text = std::fs::read_to_string(out.join("capacity.json"))
-        .unwrap_or_else(|e| panic!("no capacity.json ({e}); stderr:\n{stderr}"));
-    serde_json::from_str(&text).expect("capacity.json parses")
+/// `kneepoint capacity s.toml --out out` on `scenario`, with `flags` after.
+async fn capacity(scenario: Scenario, flags: &[&str]) -> Finished {
+    Kneepoint::new()
+        .file("s.toml", scenario)
+        .args(&["capacity", "s.toml", "--out", "out"])
+        .args(flags)
+        .run()
+        .await
+}
+
+/// The search's `capacity.json`.
+fn report(run: &Finished) -> CapacityReport {
+    run.out_json("capacity.json")
 }
 
 /// Timing-sensitive: `numbers::` puts it in the nextest `timing` group, alone on the machine.
@@ -46,13 +40,9 @@ mod numbers {
         // 4 permits × 10 ms: about 400 req/s at most, reached from about 4 users on.
         let t = contended_target(4, Duration::from_millis(10)).await;
         let started = Instant::now();
-        let run = Kneepoint::new()
-            .file("s.toml", &scenario(&t.url, "/contended", "60ms"))
-            .args(&[
-                "capacity",
-                "s.toml",
-                "--out",
-                "out",
+        let run = capacity(
+            scenario(&t.url, "/contended", "60ms"),
+            &[
                 "--start",
                 "1",
                 "--factor",
@@ -63,15 +53,15 @@ mod numbers {
                 "2s",
                 "--max-steps",
                 "7",
-            ])
-            .run()
-            .await;
+            ],
+        )
+        .await;
         let wall = started.elapsed();
         // Shown with --no-capture: the measured curve, for the record.
         eprintln!("{}{}took {wall:?}", run.stderr, run.stdout);
         run.expect_code(0);
         assert!(wall < Duration::from_secs(60), "took {wall:?}");
-        let r = report(&run.out, &run.stderr);
+        let r = report(&run);
 
         // It stopped by its own rules, before the step cap, with every step kept in order.
         assert!(
@@ -136,31 +126,25 @@ mod numbers {
                 "λ is the one-user throughput: {fit:?}"
             );
         }
-        assert!(
-            run.stdout.contains("max sustainable throughput"),
-            "{}",
-            run.stdout
-        );
+        run.expect_stdout("max sustainable throughput");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_step_over_the_sla_exits_1_and_keeps_it() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, "/delay/100", "50ms"))
-        .args(&[
-            "capacity", "s.toml", "--out", "out", "--warmup", "0s", "--hold", "1s", "--quiet",
-        ])
-        .run()
-        .await;
+    let run = capacity(
+        scenario(&t.url, "/delay/100", "50ms"),
+        &["--warmup", "0s", "--hold", "1s", "--quiet"],
+    )
+    .await;
     run.expect_code(1);
     assert!(
         run.stdout.is_empty() && run.stderr.is_empty(),
         "quiet: {}",
         run.stderr
     );
-    let r = report(&run.out, &run.stderr);
+    let r = report(&run);
     assert_eq!(r.steps.len(), 1);
     assert!(!r.steps[0].sla_passed);
     assert!(
@@ -177,14 +161,10 @@ async fn unreachable_target_exits_3_and_writes_nothing() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&url, "/", "50ms"))
-        .args(&["capacity", "s.toml", "--out", "out", "--hold", "1s"])
-        .run()
-        .await;
-    run.expect_code(3);
-    assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
-    assert!(run.stderr.contains(&url), "{}", run.stderr);
+    let run = capacity(scenario(&url, "/", "50ms"), &["--hold", "1s"]).await;
+    run.expect_code(3)
+        .expect_stderr("unreachable")
+        .expect_stderr(&url);
     assert!(
         !run.out.exists(),
         "no output for a search that measured nothing"

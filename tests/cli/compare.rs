@@ -6,26 +6,18 @@
 //! The fixtures are two runs of scenario `shop` (recorded path `shop.toml`); the candidate is
 //! 22–30 % slower in p50, p95, p99 and mean, overall and in both transactions.
 
-use super::support::{Finished, Kneepoint};
+use super::support::{Finished, Kneepoint, Scenario};
 
 const BASELINE: &str = include_str!("../fixtures/compare/baseline.json");
 const SLOWER: &str = include_str!("../fixtures/compare/slower.json");
 
-/// Scenario `name` with `compare` appended (a `[compare]` table or nothing).
-fn scenario(name: &str, compare: &str) -> String {
-    format!(
-        r#"name = "{name}"
-[target]
-base_url = "http://127.0.0.1:9"
-[load]
-users = 1
-duration = "10s"
-[[transaction]]
-name = "browse"
-[[transaction.request]]
-path = "/"
-{compare}"#
-    )
+/// Scenario `name` with `compare` appended (a `[compare]` table or nothing), from line 11 on.
+fn scenario(name: &str, compare: &str) -> Scenario {
+    Scenario::new(name, "http://127.0.0.1:9")
+        .load("users = 1\nduration = \"10s\"")
+        .transaction("browse")
+        .get("/")
+        .with(compare)
 }
 
 /// Every regressed metric within 40 %.
@@ -45,27 +37,22 @@ async fn compare(k: Kneepoint, extra: &[&str]) -> Finished {
     k.args(&args).run().await
 }
 
+/// The comparison's `compare.json`.
 fn written(run: &Finished) -> serde_json::Value {
-    let text = std::fs::read_to_string(run.out.join("compare.json"))
-        .unwrap_or_else(|e| panic!("no compare.json ({e}); stderr:\n{}", run.stderr));
-    serde_json::from_str(&text).expect("compare.json is JSON")
+    run.out_json("compare.json")
 }
 
 #[tokio::test]
 async fn without_a_readable_scenario_the_defaults_fail_the_slower_run() {
     let run = compare(runs(), &[]).await;
-    run.expect_code(1);
-    assert!(
-        run.stderr.contains("`shop.toml` cannot be read from here"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(1)
+        .expect_stderr("`shop.toml` cannot be read from here");
     assert!(written(&run).get("settings_from").is_none());
 }
 
 #[tokio::test]
 async fn budgets_of_the_candidates_scenario_pass_it_and_flags_override_them() {
-    let run = compare(runs().file("shop.toml", &scenario("shop", LOOSE)), &[]).await;
+    let run = compare(runs().file("shop.toml", scenario("shop", LOOSE)), &[]).await;
     run.expect_code(0);
     let c = written(&run);
     assert_eq!(c["options"]["budgets"]["p95"], 0.4);
@@ -83,7 +70,7 @@ async fn budgets_of_the_candidates_scenario_pass_it_and_flags_override_them() {
 
     // A flag replaces the table's budget of its metric only.
     let run = compare(
-        runs().file("shop.toml", &scenario("shop", LOOSE)),
+        runs().file("shop.toml", scenario("shop", LOOSE)),
         &["--budget", "p95=20%"],
     )
     .await;
@@ -119,7 +106,7 @@ async fn budgets_of_the_candidates_scenario_pass_it_and_flags_override_them() {
 #[tokio::test]
 async fn scenario_flag_takes_another_files_table() {
     let run = compare(
-        runs().file("budgets.toml", &scenario("budgets", LOOSE)),
+        runs().file("budgets.toml", scenario("budgets", LOOSE)),
         &["--scenario", "budgets.toml"],
     )
     .await;
@@ -132,35 +119,31 @@ async fn scenario_flag_takes_another_files_table() {
 
 #[tokio::test]
 async fn a_file_now_holding_another_scenario_is_not_used() {
-    let run = compare(runs().file("shop.toml", &scenario("other", LOOSE)), &[]).await;
-    run.expect_code(1);
-    assert!(
-        run.stderr.contains("holds scenario `other`, not `shop`"),
-        "{}",
-        run.stderr
-    );
+    let run = compare(runs().file("shop.toml", scenario("other", LOOSE)), &[]).await;
+    run.expect_code(1)
+        .expect_stderr("holds scenario `other`, not `shop`");
 }
 
 #[tokio::test]
 async fn a_bad_table_is_invalid_input_at_its_line_and_column() {
     let bad = "[compare]\nconfidence = \"95%\"\nbudget = { p95 = \"40\" }\n";
-    let run = compare(runs().file("shop.toml", &scenario("shop", bad)), &[]).await;
-    run.expect_code(2);
-    assert!(run.stderr.contains("shop.toml:13:18"), "{}", run.stderr);
-    assert!(run.stderr.contains("`40` is ambiguous"), "{}", run.stderr);
+    let run = compare(runs().file("shop.toml", scenario("shop", bad)), &[]).await;
+    run.expect_code(2)
+        .expect_stderr("shop.toml:13:18")
+        .expect_stderr("`40` is ambiguous");
     assert!(!run.out.join("compare.json").exists());
 
     let run = compare(
         runs().file(
             "b.toml",
-            &scenario("b", "[compare]\ngate = [\"p50\", \"p955\"]\n"),
+            scenario("b", "[compare]\ngate = [\"p50\", \"p955\"]\n"),
         ),
         &["--scenario", "b.toml"],
     )
     .await;
-    run.expect_code(2);
-    assert!(run.stderr.contains("b.toml:12:16"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `p95`?"), "{}", run.stderr);
+    run.expect_code(2)
+        .expect_stderr("b.toml:12:16")
+        .expect_stderr("did you mean `p95`?");
 }
 
 /// Verdicts of one metric in every scope, in scope order.
@@ -182,11 +165,7 @@ async fn an_absolute_latency_floor_from_the_table_or_a_flag() {
     run.expect_code(1);
     let c = written(&run);
     assert_eq!(c["options"]["min_latency_change_us"], 1000);
-    assert!(
-        run.stdout.contains("noise floor 5 % and 1 ms."),
-        "{}",
-        run.stdout
-    );
+    run.expect_stdout("noise floor 5 % and 1 ms.");
     assert_eq!(verdicts(&c, "p50"), ["regression"; 3]);
 
     // A 10 ms flag silences the p50 changes (+4.7 to +7.4 ms) but not p95 (+12 to +19 ms).
@@ -201,36 +180,27 @@ async fn an_absolute_latency_floor_from_the_table_or_a_flag() {
     // 25 ms in the table is above every gated latency change: the gate passes, and a flag of 0
     // turns the floor off again.
     let table = "[compare]\nmin_latency_change = \"25ms\"\n";
-    let run = compare(runs().file("shop.toml", &scenario("shop", table)), &[]).await;
+    let run = compare(runs().file("shop.toml", scenario("shop", table)), &[]).await;
     run.expect_code(0);
     assert_eq!(written(&run)["options"]["min_latency_change_us"], 25_000);
-    assert!(
-        run.stdout.contains("noise floor 5 % and 25 ms."),
-        "{}",
-        run.stdout
-    );
-    let html = std::fs::read_to_string(run.out.join("compare.html")).expect("compare.html");
+    run.expect_stdout("noise floor 5 % and 25 ms.");
+    let html = run.out_text("compare.html");
     assert!(html.contains("25 ms"), "compare.html shows the floor");
     let run = compare(
-        runs().file("shop.toml", &scenario("shop", table)),
+        runs().file("shop.toml", scenario("shop", table)),
         &["--min-latency-change", "0"],
     )
     .await;
     run.expect_code(1);
     assert_eq!(written(&run)["options"]["min_latency_change_us"], 0);
-    assert!(run.stdout.contains("noise floor 5 %."), "{}", run.stdout);
+    run.expect_stdout("noise floor 5 %.");
 
     // A value without a unit is invalid input, in the table and as a flag.
     let bad = "[compare]\nmin_latency_change = \"25\"\n";
-    let run = compare(runs().file("shop.toml", &scenario("shop", bad)), &[]).await;
-    run.expect_code(2);
-    assert!(run.stderr.contains("shop.toml:12:22"), "{}", run.stderr);
-    assert!(run.stderr.contains("`25` has no"), "{}", run.stderr);
+    let run = compare(runs().file("shop.toml", scenario("shop", bad)), &[]).await;
+    run.expect_code(2)
+        .expect_stderr("shop.toml:12:22")
+        .expect_stderr("`25` has no");
     let run = compare(runs(), &["--min-latency-change", "fast"]).await;
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("`fast` is not a duration"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(2).expect_stderr("`fast` is not a duration");
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::support::{Kneepoint, closed_scenario, one_request, run_scenario, target};
+use super::support::{Scenario, run_scenario, target};
 
 /// A minimal HTTP/1.1 target (every request answers `200 ok` at once) that can be killed: its
 /// listener and every open connection go at once, as when a process dies.
@@ -68,22 +68,16 @@ async fn a_target_killed_mid_run_fails_the_run_with_its_reason() {
     let mut t = Killable::start().await;
     // 4 users back to back for 10 s; the target dies at 2 s. The unreachable window of a 10 s
     // plan is 2 s (a tenth of it, at least 2 s), so the run must end by about 2 + 2 + 1 s.
-    let scenario = closed_scenario("killed", &t.url, "/", 4, 10_000_000, "")
-        .replace("duration = \"60s\"", "duration = \"10s\"");
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"]);
-    let running = tokio::spawn(run.run());
+    let scenario = Scenario::new("killed", &t.url)
+        .closed(4, "10s", 10_000_000)
+        .one_request("/");
+    let running = tokio::spawn(run_scenario(scenario, true));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let answered = t.hits.load(Ordering::SeqCst);
     t.kill();
     let run = running.await.expect("join");
-    run.expect_code(3);
-    assert!(
-        run.stderr.contains("target unreachable since t = "),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(3)
+        .expect_stderr("target unreachable since t = ");
     let results = run.results();
     assert_eq!(
         results["status"]["state"], "failed",
@@ -124,36 +118,14 @@ async fn failures_are_kept_apart_from_the_latency_of_successful_responses() {
     let t = target().await;
     // Half the iterations wait 20 ms for a 200, half get a 500 at once. Mixed, the median
     // would sit at either; apart, the successful median is the 20 ms path's.
-    let scenario = format!(
-        r#"
-name = "okko"
-[target]
-base_url = "{}"
-[load]
-users = 2
-duration = "60s"
-iterations = 200
-[[transaction]]
-name = "slow"
-[[transaction.request]]
-name = "ok"
-path = "/delay/20"
-[[transaction]]
-name = "broken"
-[[transaction.request]]
-name = "ko"
-path = "/status/500"
-[[sla]]
-metric = "p50"
-threshold = "10ms"
-"#,
-        t.url
-    );
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let scenario = Scenario::new("okko", &t.url)
+        .closed(2, "60s", 200)
+        .transaction("slow")
+        .request("ok", "/delay/20")
+        .transaction("broken")
+        .request("ko", "/status/500")
+        .sla("p50", "10ms");
+    let run = run_scenario(scenario, true).await;
     // The successful median is 20 ms: the p50 < 10 ms SLA is breached.
     run.expect_code(1);
     let stats = &run.scope("overall")["stats"];
@@ -172,7 +144,7 @@ threshold = "10ms"
     let results = run.results();
     let overall = &results["scopes"][0];
     assert!(overall["failed_histogram"].is_string(), "{overall}");
-    let html = std::fs::read_to_string(run.out.join("report.html")).expect("report");
+    let html = run.out_text("report.html");
     assert!(
         html.contains("Failed requests"),
         "the report shows KO latency"
@@ -182,14 +154,10 @@ threshold = "10ms"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_without_slas_whose_requests_failed_does_not_pass() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file(
-            "s.toml",
-            &closed_scenario("nosla", &t.url, "/status/503", 1, 20, ""),
-        )
-        .args(&["run", "s.toml", "--out", "out"])
-        .run()
-        .await;
+    let scenario = Scenario::new("nosla", &t.url)
+        .closed(1, "60s", 20)
+        .one_request("/status/503");
+    let run = run_scenario(scenario, false).await;
     run.expect_code(0);
     let last = run
         .stdout
@@ -202,7 +170,7 @@ async fn a_run_without_slas_whose_requests_failed_does_not_pass() {
         last.contains("20 of 20 requests failed") && last.contains("100%"),
         "{last}"
     );
-    let html = std::fs::read_to_string(run.out.join("report.html")).expect("report");
+    let html = run.out_text("report.html");
     assert!(
         html.contains("20 of 20 requests failed"),
         "the banner says so"
@@ -214,8 +182,10 @@ async fn closed_users_without_a_ramp_all_run_from_the_first_second() {
     let t = target().await;
     // 200 users, each a 1 ms request then 500 ms of thought: about 398 requests a second from
     // the first second on, if all 200 start at once.
-    let load = "users = 200\nduration = \"3s\"\nthink_time = \"500ms\"";
-    let run = run_scenario(&one_request("launch", &t.url, load, "/delay/1"), true).await;
+    let scenario = Scenario::new("launch", &t.url)
+        .load("users = 200\nduration = \"3s\"\nthink_time = \"500ms\"")
+        .one_request("/delay/1");
+    let run = run_scenario(scenario, true).await;
     run.expect_code(0);
     let results = run.results();
     let series = results["series"].as_array().expect("series");
@@ -236,12 +206,13 @@ async fn closed_users_without_a_ramp_all_run_from_the_first_second() {
 async fn a_saturating_closed_run_flags_itself_generator_bound_and_a_paced_one_does_not() {
     let t = target().await;
     let run_with = |users: u32, think: &str| {
-        let load = format!("users = {users}\nduration = \"4s\"\n{think}");
-        one_request("health", &t.url, &load, "/status/200")
+        Scenario::new("health", &t.url)
+            .load(&format!("users = {users}\nduration = \"4s\"\n{think}"))
+            .one_request("/status/200")
     };
     // 50 users back to back on a target sharing this machine's cores: the host saturates and
     // kneepoint's threads queue for a CPU.
-    let hot = run_scenario(&run_with(50, ""), false).await;
+    let hot = run_scenario(run_with(50, ""), false).await;
     hot.expect_code(0);
     let g = &hot.results()["generator"];
     assert_eq!(g["bound"], true, "{g}");
@@ -250,15 +221,15 @@ async fn a_saturating_closed_run_flags_itself_generator_bound_and_a_paced_one_do
         "{}",
         g["reasons"]
     );
-    assert!(hot.stdout.contains("GENERATOR-BOUND"), "{}", hot.stdout);
-    let html = std::fs::read_to_string(hot.out.join("report.html")).expect("report");
+    hot.expect_stdout("GENERATOR-BOUND");
+    let html = hot.out_text("report.html");
     assert!(html.contains("Generator-bound"), "the report says so");
     // 2 users thinking 20 ms: about 100 requests a second, nothing near saturation.
-    let calm = run_scenario(&run_with(2, "think_time = \"20ms\""), false).await;
+    let calm = run_scenario(run_with(2, "think_time = \"20ms\""), false).await;
     calm.expect_code(0);
     let g = &calm.results()["generator"];
     assert_eq!(g["bound"], false, "{g}");
-    assert!(calm.stdout.contains("generator: CPU"), "{}", calm.stdout);
+    calm.expect_stdout("generator: CPU");
     let series = g["series"].as_array().expect("series");
     assert!(series.len() >= 4, "a sample per second: {g}");
 }

@@ -1,58 +1,26 @@
 //! Exit codes through the real binary: 0 pass, 1 SLA breached, 2 invalid input, 3 run failed.
 
-use super::support::{Kneepoint, target};
+use super::support::{Kneepoint, Scenario, run_scenario, target};
 
-fn scenario(url: &str, path: &str, sla: &str) -> String {
-    format!(
-        r#"
-name = "codes"
-[target]
-base_url = "{url}"
-[load]
-users = 2
-duration = "30s"
-iterations = 20
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-{sla}
-"#
-    )
+/// Two users, 20 iterations of one GET of `path`.
+fn scenario(url: &str, path: &str) -> Scenario {
+    Scenario::new("codes", url)
+        .closed(2, "30s", 20)
+        .one_request(path)
 }
-
-const P95_UNDER_5MS: &str = r#"
-[[sla]]
-metric = "p95"
-threshold = "5ms"
-"#;
-
-const P95_UNDER_1S: &str = r#"
-[[sla]]
-metric = "p95"
-threshold = "1s"
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_when_every_sla_holds() {
     let t = target().await;
-    Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, "/delay/0", P95_UNDER_1S))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await
-        .expect_code(0);
+    let scenario = scenario(&t.url, "/delay/0").sla("p95", "1s");
+    run_scenario(scenario, true).await.expect_code(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_when_an_sla_is_breached() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, "/delay/20", P95_UNDER_5MS))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let scenario = scenario(&t.url, "/delay/20").sla("p95", "5ms");
+    let run = run_scenario(scenario, true).await;
     run.expect_code(1);
     let sla = &run.results()["slas"][0];
     assert_eq!(sla["passed"], false);
@@ -61,13 +29,8 @@ async fn one_when_an_sla_is_breached() {
 
 #[tokio::test]
 async fn two_for_a_malformed_scenario() {
-    let run = Kneepoint::new()
-        .file("s.toml", "[load]\nusers = \"many\"\n")
-        .args(&["run", "s.toml", "--out", "out"])
-        .run()
-        .await;
-    run.expect_code(2);
-    assert!(run.stderr.contains("s.toml:2:"), "{}", run.stderr);
+    let run = run_scenario("[load]\nusers = \"many\"\n", false).await;
+    run.expect_code(2).expect_stderr("s.toml:2:");
     assert!(!run.out.join("results.json").exists());
 }
 
@@ -86,14 +49,9 @@ async fn three_for_an_unreachable_target() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let run = Kneepoint::new()
-        .file(
-            "s.toml",
-            &scenario(&format!("http://127.0.0.1:{port}"), "/", ""),
-        )
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
-    run.expect_code(3);
-    assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
+    let scenario = scenario(&format!("http://127.0.0.1:{port}"), "/");
+    run_scenario(scenario, true)
+        .await
+        .expect_code(3)
+        .expect_stderr("unreachable");
 }

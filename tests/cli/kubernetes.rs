@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, EnvVar, PersistentVolumeClaim, Pod, PodSpec, Volume,
+};
 use serde::de::DeserializeOwned;
 
 const IMAGE: &str = "kneepoint/kneepoint:latest";
@@ -60,6 +62,15 @@ fn typed<T: DeserializeOwned + serde::Serialize>(
     object
 }
 
+/// What runs kneepoint: the workers Job, the merge Job and the results-reader Pod.
+fn runners(all: &BTreeMap<String, serde_json::Value>) -> (Job, Job, Pod) {
+    (
+        typed(all, "workers-job.yaml"),
+        typed(all, "merge-job.yaml"),
+        typed(all, "results-reader-pod.yaml"),
+    )
+}
+
 fn pod_spec(job: &Job) -> &PodSpec {
     job.spec
         .as_ref()
@@ -67,21 +78,18 @@ fn pod_spec(job: &Job) -> &PodSpec {
         .expect("job has a pod spec")
 }
 
+/// The container's environment variable `name`.
+fn env_var<'a>(c: &'a Container, name: &str) -> Option<&'a EnvVar> {
+    c.env.iter().flatten().find(|e| e.name == name)
+}
+
 fn env_value<'a>(c: &'a Container, name: &str) -> Option<&'a str> {
-    c.env
-        .iter()
-        .flatten()
-        .find(|e| e.name == name)
-        .and_then(|e| e.value.as_deref())
+    env_var(c, name).and_then(|e| e.value.as_deref())
 }
 
 /// (ConfigMap name, key) the variable is read from.
 fn env_config_ref(c: &Container, name: &str) -> Option<(String, String)> {
-    let from = c
-        .env
-        .iter()
-        .flatten()
-        .find(|e| e.name == name)?
+    let from = env_var(c, name)?
         .value_from
         .as_ref()?
         .config_map_key_ref
@@ -98,22 +106,28 @@ fn mount<'a>(c: &'a Container, volume: &str) -> Option<&'a str> {
         .map(|m| m.mount_path.as_str())
 }
 
-/// The volume (by name) that mounts the given PVC / ConfigMap.
+/// The name of the pod's first volume that `is_it` picks.
+fn volume_name(spec: &PodSpec, is_it: impl Fn(&Volume) -> bool) -> Option<String> {
+    spec.volumes
+        .iter()
+        .flatten()
+        .find(|v| is_it(v))
+        .map(|v| v.name.clone())
+}
+
+/// The volume (by name) that mounts the given PVC.
 fn volume_for_claim(spec: &PodSpec, claim: &str) -> Option<String> {
-    spec.volumes.iter().flatten().find_map(|v| {
+    volume_name(spec, |v| {
         v.persistent_volume_claim
             .as_ref()
-            .filter(|p| p.claim_name == claim)
-            .map(|_| v.name.clone())
+            .is_some_and(|p| p.claim_name == claim)
     })
 }
 
+/// The volume (by name) that mounts the given ConfigMap.
 fn volume_for_config_map(spec: &PodSpec, config_map: &str) -> Option<String> {
-    spec.volumes.iter().flatten().find_map(|v| {
-        v.config_map
-            .as_ref()
-            .filter(|c| c.name == config_map)
-            .map(|_| v.name.clone())
+    volume_name(spec, |v| {
+        v.config_map.as_ref().is_some_and(|c| c.name == config_map)
     })
 }
 
@@ -270,9 +284,7 @@ fn the_scenario_config_map_is_mounted_where_the_command_reads_it() {
 #[test]
 fn workers_and_merge_share_the_results_volume_and_run_id() {
     let all = manifests();
-    let workers: Job = typed(&all, "workers-job.yaml");
-    let merge: Job = typed(&all, "merge-job.yaml");
-    let reader: Pod = typed(&all, "results-reader-pod.yaml");
+    let (workers, merge, reader) = runners(&all);
     let pvc: PersistentVolumeClaim = typed(&all, "results-pvc.yaml");
     let run: ConfigMap = typed(&all, "run-configmap.yaml");
     let claim = pvc.metadata.name.as_deref().expect("named");
@@ -336,10 +348,7 @@ fn workers_and_merge_share_the_results_volume_and_run_id() {
 
 #[test]
 fn images_and_resources_are_set() {
-    let all = manifests();
-    let workers: Job = typed(&all, "workers-job.yaml");
-    let merge: Job = typed(&all, "merge-job.yaml");
-    let reader: Pod = typed(&all, "results-reader-pod.yaml");
+    let (workers, merge, reader) = runners(&manifests());
     let containers = [
         &pod_spec(&workers).containers[0],
         &pod_spec(&merge).containers[0],

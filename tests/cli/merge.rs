@@ -36,8 +36,8 @@ fn completed() -> serde_json::Value {
 
 async fn merge(second: serde_json::Value, breach: bool) -> super::support::Finished {
     Kneepoint::new()
-        .file("a.json", &shard(0, completed(), breach))
-        .file("b.json", &shard(2, second, breach))
+        .file("a.json", shard(0, completed(), breach))
+        .file("b.json", shard(2, second, breach))
         .args(&["merge", "a.json", "b.json", "--out", "out", "--quiet"])
         .run()
         .await
@@ -104,17 +104,13 @@ async fn runs_one_after_another_are_merged_with_a_warning() {
     #[allow(clippy::cast_possible_truncation)]
     let after = length.ceil() as i64 + 30;
     let run = Kneepoint::new()
-        .file("a.json", &shard(0, completed(), false))
-        .file("b.json", &shard(after, completed(), false))
+        .file("a.json", shard(0, completed(), false))
+        .file("b.json", shard(after, completed(), false))
         .args(&["merge", "a.json", "b.json", "--out", "out"])
         .run()
         .await;
-    run.expect_code(0);
-    assert!(
-        run.stderr.contains("warning: no input was running for 3"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(0)
+        .expect_stderr("warning: no input was running for 3");
     let merged = run.results();
     let d = merged["duration_s"].as_f64().expect("duration");
     assert!(d > 2.0 * length + 29.0, "{d}");

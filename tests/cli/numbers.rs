@@ -2,20 +2,20 @@
 
 use std::sync::atomic::Ordering;
 
-use super::support::{Kneepoint, closed_scenario, target};
+use super::support::{Finished, Scenario, run_scenario, target};
 
-fn closed(url: &str, path: &str, users: u32, iterations: u64) -> String {
-    closed_scenario("numbers", url, path, users, iterations, "")
+/// `users` users, `iterations` iterations in all of one GET of `path`, quietly run.
+async fn run_closed(url: &str, path: &str, users: u32, iterations: u64) -> Finished {
+    let scenario = Scenario::new("numbers", url)
+        .closed(users, "60s", iterations)
+        .one_request(path);
+    run_scenario(scenario, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_delay_percentiles_and_exact_counts() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file("s.toml", &closed(&t.url, "/delay/20", 4, 120))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let run = run_closed(&t.url, "/delay/20", 4, 120).await;
     run.expect_code(0);
     let overall = run.scope("overall");
     let stats = &overall["stats"];
@@ -43,11 +43,7 @@ async fn fixed_delay_percentiles_and_exact_counts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bimodal_target_splits_the_percentiles() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file("s.toml", &closed(&t.url, "/bimodal", 1, 200))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let run = run_closed(&t.url, "/bimodal", 1, 200).await;
     run.expect_code(0);
     let l = &run.scope("overall")["stats"]["latency_us"];
     let p = |k: &str| l[k].as_u64().expect("µs");
@@ -60,27 +56,11 @@ async fn bimodal_target_splits_the_percentiles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_reports_late_arrivals() {
     let t = target().await;
-    let scenario = format!(
-        r#"
-[target]
-base_url = "{}"
-[load]
-model = "open"
-rate = 40
-duration = "3s"
-max_in_flight = 2
-[[transaction]]
-name = "slow"
-[[transaction.request]]
-path = "/delay/100"
-"#,
-        t.url
-    );
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario)
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let scenario = Scenario::new("open", &t.url)
+        .load("model = \"open\"\nrate = 40\nduration = \"3s\"\nmax_in_flight = 2")
+        .transaction("slow")
+        .get("/delay/100");
+    let run = run_scenario(scenario, true).await;
     run.expect_code(0);
     let results = run.results();
     let arrivals = &results["arrivals"];

@@ -1,30 +1,20 @@
 //! Output files of a real run: results.json against its schema, summary.csv, junit.xml.
 
-use super::support::{Kneepoint, target};
+use super::support::{Scenario, expect_first_error, run_scenario, target};
 
-fn scenario(url: &str) -> String {
-    format!(
-        r#"
-name = "outputs"
-[target]
-base_url = "{url}"
-[load]
-users = 2
-duration = "30s"
-iterations = 40
-[[transaction]]
-name = "fast"
-weight = 1
-[[transaction.request]]
-name = "zero"
-path = "/delay/0"
-[[transaction]]
-name = "broken"
-weight = 1
-[[transaction.request]]
-name = "fail"
-path = "/status/503"
-[[sla]]
+/// 40 iterations of two equally weighted transactions, one fast and one always failing, under
+/// an SLA on each.
+fn scenario(url: &str) -> Scenario {
+    Scenario::new("outputs", url)
+        .closed(2, "30s", 40)
+        .transaction("fast")
+        .with("weight = 1")
+        .request("zero", "/delay/0")
+        .transaction("broken")
+        .with("weight = 1")
+        .request("fail", "/status/503")
+        .with(
+            r#"[[sla]]
 name = "fast is fast"
 scope = "fast"
 metric = "p95"
@@ -32,19 +22,14 @@ threshold = "500ms"
 [[sla]]
 name = "few errors"
 metric = "error_rate"
-threshold = "1%"
-"#
-    )
+threshold = "1%""#,
+        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_csv_and_junit_agree() {
     let t = target().await;
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&t.url))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
-        .run()
-        .await;
+    let run = run_scenario(scenario(&t.url), true).await;
     run.expect_code(1);
     let results = run.results();
 
@@ -70,16 +55,9 @@ async fn results_csv_and_junit_agree() {
     let errors = overall["stats"]["errors"].as_u64().expect("errors");
     assert!(errors > 0 && errors < 40, "{errors}");
     assert!(overall["status_codes"]["503"].as_u64() == Some(errors));
-    let status_kind = &overall["errors"][0];
-    assert_eq!(status_kind["kind"], "status");
-    assert!(
-        status_kind["samples"][0]
-            .as_str()
-            .is_some_and(|s| s.contains("503")),
-        "{status_kind}"
-    );
+    expect_first_error(&overall, "status", "503");
 
-    let csv = std::fs::read_to_string(run.out.join("summary.csv")).expect("summary.csv");
+    let csv = run.out_text("summary.csv");
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
     let headers = rows.headers().expect("header row").clone();
     let col = |name: &str| {
@@ -93,7 +71,7 @@ async fn results_csv_and_junit_agree() {
     assert_eq!(&first[col("requests")], "40");
     assert_eq!(first[col("errors")].parse::<u64>().ok(), Some(errors));
 
-    let junit = std::fs::read_to_string(run.out.join("junit.xml")).expect("junit.xml");
+    let junit = run.out_text("junit.xml");
     assert!(junit.contains("fast is fast"), "{junit}");
     assert!(junit.contains("few errors"), "{junit}");
     assert_eq!(

@@ -2,38 +2,32 @@
 
 use std::sync::atomic::Ordering;
 
-use super::support::{Kneepoint, target};
+use super::support::{Kneepoint, Scenario, expect_first_error, target};
 
-fn scenario(url: &str, mode: &str, check_user: &str) -> String {
-    format!(
-        r#"
-name = "scripting"
-[target]
-base_url = "{url}"
-[load]
-users = 1
-duration = "30s"
-iterations = 6
-[[feeder]]
+/// Six iterations, one user: log in as the next row of `people.csv` (read in `mode`), capture
+/// the token, then fetch `/me` with it and check that the user is `check_user`.
+fn scenario(url: &str, mode: &str, check_user: &str) -> Scenario {
+    Scenario::new("scripting", url)
+        .closed(1, "30s", 6)
+        .with(&format!(
+            r#"[[feeder]]
 name = "people"
 path = "people.csv"
 mode = "{mode}"
-on_end = "recycle"
-[[transaction]]
-name = "session"
-[[transaction.request]]
-name = "login"
-method = "POST"
-path = "/login"
-json = {{ user = "{{{{username}}}}" }}
-capture = {{ token = {{ json = "$.token" }} }}
-[[transaction.request]]
-name = "me"
-path = "/me"
-headers = {{ authorization = "Bearer {{{{token}}}}" }}
-check = {{ status = [200], json = {{ "$.user" = "{check_user}" }} }}
-"#
-    )
+on_end = "recycle""#
+        ))
+        .transaction("session")
+        .request("login", "/login")
+        .with(
+            r#"method = "POST"
+json = { user = "{{username}}" }
+capture = { token = { json = "$.token" } }"#,
+        )
+        .request("me", "/me")
+        .with(&format!(
+            r#"headers = {{ authorization = "Bearer {{{{token}}}}" }}
+check = {{ status = [200], json = {{ "$.user" = "{check_user}" }} }}"#
+        ))
 }
 
 const PEOPLE: &str = "username,password\nada,x\ngrace,y\nlinus,z\n";
@@ -41,10 +35,9 @@ const PEOPLE: &str = "username,password\nada,x\ngrace,y\nlinus,z\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_capture_and_authorised_request() {
     let t = target().await;
-    let run = Kneepoint::new()
+    let run = Kneepoint::run_of(scenario(&t.url, "sequential", "ada"))
         .file("people.csv", PEOPLE)
-        .file("s.toml", &scenario(&t.url, "sequential", "ada"))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
+        .args(&["--quiet"])
         .run()
         .await;
     // Rows go ada, grace, linus, ada, …: the check on `ada` fails for 4 of 6 iterations.
@@ -57,13 +50,7 @@ async fn login_capture_and_authorised_request() {
     let me = run.scope("session/me");
     assert_eq!(me["stats"]["requests"], 6);
     assert_eq!(me["stats"]["errors"], 4);
-    let check = &me["errors"][0];
-    assert_eq!(check["kind"], "check");
-    assert!(
-        check["samples"][0]
-            .as_str()
-            .is_some_and(|s| s.contains("$.user")),
-        "the message names the failed check: {check}"
-    );
+    // The message names the failed check.
+    expect_first_error(&me, "check", "$.user");
     assert_eq!(run.scope("session/login")["stats"]["errors"], 0);
 }

@@ -3,11 +3,16 @@
 
 use std::sync::atomic::Ordering;
 
-use super::support::{Kneepoint, closed_scenario, target};
+use super::support::{Kneepoint, Scenario, target};
 
-fn scenario(url: &str, users: u32, iterations: u64) -> String {
-    let sla = "[[sla]]\nmetric = \"error_rate\"\nthreshold = \"1%\"\n";
-    closed_scenario("sharded", url, "/delay/1", users, iterations, sla)
+/// `kneepoint run --quiet` of `users` users, `iterations` iterations in all of one GET of
+/// `/delay/1` under an error-rate SLA; shard flags with [`Kneepoint::args`].
+fn sharded(url: &str, users: u32, iterations: u64) -> Kneepoint {
+    let scenario = Scenario::new("sharded", url)
+        .closed(users, "60s", iterations)
+        .one_request("/delay/1")
+        .sla("error_rate", "1%");
+    Kneepoint::run_of(scenario).args(&["--quiet"])
 }
 
 fn requests(results: &serde_json::Value) -> u64 {
@@ -25,10 +30,8 @@ async fn two_shards_meet_at_a_barrier_and_merge_to_the_whole_run() {
     let barrier = barrier.path().join("barrier");
     let barrier = barrier.to_str().expect("utf-8 path");
     let shard = |i: &str| {
-        Kneepoint::new()
-            .file("s.toml", &scenario(&t.url, 4, 31))
-            .args(&["run", "s.toml", "--out", "out", "--quiet", "--shard", i])
-            .args(&["--run-id", "run-42", "--barrier", barrier])
+        sharded(&t.url, 4, 31)
+            .args(&["--shard", i, "--run-id", "run-42", "--barrier", barrier])
             .args(&["--barrier-timeout", "60s"])
             .run()
     };
@@ -78,9 +81,8 @@ async fn two_shards_meet_at_a_barrier_and_merge_to_the_whole_run() {
 async fn a_barrier_nobody_else_reaches_fails_the_run() {
     let t = target().await;
     let barrier = tempfile::tempdir().expect("tempdir");
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, 6, 12))
-        .args(&["run", "s.toml", "--out", "out", "--quiet", "--shard", "1/3"])
+    let run = sharded(&t.url, 6, 12)
+        .args(&["--shard", "1/3"])
         .args(&["--barrier", barrier.path().to_str().expect("utf-8 path")])
         .args(&["--barrier-timeout", "300ms"])
         .run()
@@ -97,7 +99,6 @@ async fn a_barrier_nobody_else_reaches_fails_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_shard_flags_are_invalid_input() {
     let t = target().await;
-    let text = scenario(&t.url, 2, 10);
     for (args, says) in [
         (vec!["--shard", "3/2"], "shard 3 of 2"),
         (vec!["--shard", "two"], "I/N"),
@@ -106,12 +107,7 @@ async fn bad_shard_flags_are_invalid_input() {
         // 2 users cannot be split into 3 shards with none empty.
         (vec!["--shard", "1/3"], "3"),
     ] {
-        let run = Kneepoint::new()
-            .file("s.toml", &text)
-            .args(&["run", "s.toml", "--out", "out", "--quiet"])
-            .args(&args)
-            .run()
-            .await;
+        let run = sharded(&t.url, 2, 10).args(&args).run().await;
         run.expect_code(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
@@ -123,9 +119,7 @@ async fn a_start_time_just_ahead_is_waited_for() {
     let t = target().await;
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
     let started = std::time::Instant::now();
-    let run = Kneepoint::new()
-        .file("s.toml", &scenario(&t.url, 2, 4))
-        .args(&["run", "s.toml", "--out", "out", "--quiet"])
+    let run = sharded(&t.url, 2, 4)
         .args(&["--start-at", &at.to_string()])
         .run()
         .await;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -88,65 +89,93 @@ async fn me(
     }
 }
 
-/// A closed-model scenario named `name`: `users` users for at most 60 s and `iterations`
-/// iterations of one transaction `t` with one GET request `r` to `path`, then `extra` (SLAs…).
-pub fn closed_scenario(
-    name: &str,
-    url: &str,
-    path: &str,
-    users: u32,
-    iterations: u64,
-    extra: &str,
-) -> String {
-    format!(
-        r#"
-name = "{name}"
-[target]
-base_url = "{url}"
-[load]
-users = {users}
-duration = "60s"
-iterations = {iterations}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-{extra}"#
-    )
+/// The text of a scenario file, assembled table by table in the order the calls come.
+#[derive(Debug, Clone)]
+pub struct Scenario(String);
+
+impl Scenario {
+    /// A scenario named `name` against the target at `url`.
+    pub fn new(name: &str, url: &str) -> Self {
+        Self(format!(
+            "name = \"{name}\"\n[target]\nbase_url = \"{url}\"\n"
+        ))
+    }
+
+    /// A scenario named `name` against the reference stack the backend starts.
+    pub fn reference(name: &str) -> Self {
+        Self(format!("name = \"{name}\"\n[target]\nreference = true\n"))
+    }
+
+    /// Lines as they are written: more keys of the table last started, or further tables.
+    pub fn with(mut self, lines: &str) -> Self {
+        let lines = lines.trim_end_matches('\n');
+        if !lines.is_empty() {
+            self.0.push_str(lines);
+            self.0.push('\n');
+        }
+        self
+    }
+
+    /// The `[load]` table, of these lines.
+    pub fn load(self, lines: &str) -> Self {
+        self.with("[load]").with(lines)
+    }
+
+    /// A closed load: `users` users for at most `duration`, `iterations` iterations in all.
+    pub fn closed(self, users: u32, duration: &str, iterations: u64) -> Self {
+        self.load(&format!(
+            "users = {users}\nduration = \"{duration}\"\niterations = {iterations}"
+        ))
+    }
+
+    /// A transaction named `name`; its requests follow.
+    pub fn transaction(self, name: &str) -> Self {
+        self.with(&format!("[[transaction]]\nname = \"{name}\""))
+    }
+
+    /// A GET request named `name` to `path`, in the transaction last started.
+    pub fn request(self, name: &str, path: &str) -> Self {
+        self.with(&format!(
+            "[[transaction.request]]\nname = \"{name}\"\npath = \"{path}\""
+        ))
+    }
+
+    /// A GET request to `path` with no name of its own, in the transaction last started.
+    pub fn get(self, path: &str) -> Self {
+        self.with(&format!("[[transaction.request]]\npath = \"{path}\""))
+    }
+
+    /// The one transaction `t` of one GET request `r` to `path`.
+    pub fn one_request(self, path: &str) -> Self {
+        self.transaction("t").request("r", path)
+    }
+
+    /// An SLA: `metric` within `threshold`, over the whole run.
+    pub fn sla(self, metric: &str, threshold: &str) -> Self {
+        self.with(&format!(
+            "[[sla]]\nmetric = \"{metric}\"\nthreshold = \"{threshold}\""
+        ))
+    }
 }
 
-/// A scenario named `name` of one transaction `t` with one GET request `r` to `path`, loaded
-/// as the `load` lines say (the body of `[load]`).
-pub fn one_request(name: &str, url: &str, load: &str, path: &str) -> String {
-    format!(
-        r#"
-name = "{name}"
-[target]
-base_url = "{url}"
-[load]
-{load}
-[[transaction]]
-name = "t"
-[[transaction.request]]
-name = "r"
-path = "{path}"
-"#
-    )
+impl AsRef<str> for Scenario {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Scenario> for String {
+    fn from(scenario: Scenario) -> Self {
+        scenario.0
+    }
 }
 
 /// `kneepoint run s.toml --out out` on this scenario text (`--quiet` unless the summary is
 /// wanted).
-pub async fn run_scenario(scenario: &str, quiet: bool) -> Finished {
-    let mut args = vec!["run", "s.toml", "--out", "out"];
-    if quiet {
-        args.push("--quiet");
-    }
-    Kneepoint::new()
-        .file("s.toml", scenario)
-        .args(&args)
-        .run()
-        .await
+pub async fn run_scenario(scenario: impl AsRef<str>, quiet: bool) -> Finished {
+    let run = Kneepoint::run_of(scenario);
+    let run = if quiet { run.args(&["--quiet"]) } else { run };
+    run.run().await
 }
 
 /// A `kneepoint` invocation being assembled.
@@ -182,9 +211,17 @@ impl Kneepoint {
         self.dir.path()
     }
 
+    /// A fresh working folder holding `scenario` as `s.toml`, set for `kneepoint run s.toml
+    /// --out out` (more flags with [`Kneepoint::args`]).
+    pub fn run_of(scenario: impl AsRef<str>) -> Self {
+        Self::new()
+            .file("s.toml", scenario)
+            .args(&["run", "s.toml", "--out", "out"])
+    }
+
     /// Write a file into the working folder.
-    pub fn file(self, name: &str, text: &str) -> Self {
-        std::fs::write(self.dir.path().join(name), text).expect("write test file");
+    pub fn file(self, name: &str, text: impl AsRef<str>) -> Self {
+        std::fs::write(self.dir.path().join(name), text.as_ref()).expect("write test file");
         self
     }
 
@@ -227,11 +264,24 @@ pub fn binary() -> PathBuf {
 }
 
 impl Finished {
+    /// A text file of the `--out` folder (`report.html`, `summary.csv`…).
+    #[track_caller]
+    pub fn out_text(&self, file: &str) -> String {
+        std::fs::read_to_string(self.out.join(file))
+            .unwrap_or_else(|e| panic!("no {file} ({e}); stderr:\n{}", self.stderr))
+    }
+
+    /// A JSON file of the `--out` folder, parsed (`results.json`, `capacity.json`…).
+    #[track_caller]
+    pub fn out_json<T: serde::de::DeserializeOwned>(&self, file: &str) -> T {
+        serde_json::from_str(&self.out_text(file))
+            .unwrap_or_else(|e| panic!("{file} does not parse: {e}"))
+    }
+
     /// The results file as JSON.
+    #[track_caller]
     pub fn results(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.out.join("results.json"))
-            .unwrap_or_else(|e| panic!("no results.json ({e}); stderr:\n{}", self.stderr));
-        serde_json::from_str(&text).expect("results.json is JSON")
+        self.out_json("results.json")
     }
 
     /// A scope of the results by name.
@@ -252,6 +302,51 @@ impl Finished {
         );
         self
     }
+
+    /// Assert that standard error says `says`, showing it when it does not.
+    #[track_caller]
+    pub fn expect_stderr(&self, says: &str) -> &Self {
+        assert!(self.stderr.contains(says), "{}", self.stderr);
+        self
+    }
+
+    /// Assert that standard output says `says`, showing it when it does not.
+    #[track_caller]
+    pub fn expect_stdout(&self, says: &str) -> &Self {
+        assert!(self.stdout.contains(says), "{}", self.stdout);
+        self
+    }
+}
+
+/// Assert that the first error kind of a results scope is `kind` and its first sample says `says`.
+#[track_caller]
+pub fn expect_first_error(scope: &serde_json::Value, kind: &str, says: &str) {
+    let error = &scope["errors"][0];
+    assert_eq!(error["kind"], kind, "{error}");
+    assert!(
+        error["samples"][0]
+            .as_str()
+            .is_some_and(|s| s.contains(says)),
+        "{error}"
+    );
+}
+
+/// A target of one GET route, `path`, answered by `handler`; every request counts as a hit.
+async fn one_route<H, F>(path: &str, handler: H) -> Target
+where
+    H: Fn() -> F + Clone + Send + Sync + 'static,
+    F: Future<Output: IntoResponse> + Send,
+{
+    let counters = Arc::new(Counters::default());
+    let c = counters.clone();
+    let app = Router::new().route(
+        path,
+        get(move || {
+            c.hits.fetch_add(1, Ordering::SeqCst);
+            handler()
+        }),
+    );
+    serve(app, counters).await
 }
 
 /// Serve `app` on 127.0.0.1:<free port> for as long as the test's runtime lives.
@@ -269,25 +364,19 @@ async fn serve(app: Router, counters: Arc<Counters>) -> Target {
 /// Throughput saturates near `permits / service`; beyond `permits` concurrent clients latency
 /// grows linearly with them.
 pub(crate) async fn contended_target(permits: usize, service: Duration) -> Target {
-    let counters = Arc::new(Counters::default());
     let gate = Arc::new(tokio::sync::Semaphore::new(permits));
-    let c = counters.clone();
-    let app = Router::new().route(
-        "/contended",
-        get(move || {
-            let (c, gate) = (c.clone(), gate.clone());
-            async move {
-                c.hits.fetch_add(1, Ordering::SeqCst);
-                // Closed only when dropped, which this target never does.
-                let Ok(_permit) = gate.acquire().await else {
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                };
-                tokio::time::sleep(service).await;
-                StatusCode::OK
-            }
-        }),
-    );
-    serve(app, counters).await
+    one_route("/contended", move || {
+        let gate = gate.clone();
+        async move {
+            // Closed only when dropped, which this target never does.
+            let Ok(_permit) = gate.acquire().await else {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            };
+            tokio::time::sleep(service).await;
+            StatusCode::OK
+        }
+    })
+    .await
 }
 
 /// A target whose `/freeze` route answers in about 1 ms, except during a freeze of length
@@ -307,29 +396,23 @@ pub async fn freezing_target_at(freeze: Duration, period: Duration, offset: Dura
         !period.is_zero() && offset + freeze <= period,
         "the freeze (offset {offset:?}, length {freeze:?}) must fit in the period {period:?}"
     );
-    let counters = Arc::new(Counters::default());
     let first = Arc::new(std::sync::OnceLock::<tokio::time::Instant>::new());
-    let c = counters.clone();
-    let app = Router::new().route(
-        "/freeze",
-        get(move || {
-            let (c, first) = (c.clone(), first.clone());
-            async move {
-                let now = tokio::time::Instant::now();
-                c.hits.fetch_add(1, Ordering::SeqCst);
-                let first = *first.get_or_init(|| now);
-                let since = now.saturating_duration_since(first).as_nanos();
-                // Less than `period`, so it fits in u64 nanoseconds for any sane period.
-                let into = u64::try_from(since % period.as_nanos()).expect("phase fits in u64");
-                let into = Duration::from_nanos(into);
-                if into >= offset && into < offset + freeze {
-                    tokio::time::sleep_until(now - into + offset + freeze).await;
-                } else {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                "ok"
+    one_route("/freeze", move || {
+        let first = first.clone();
+        async move {
+            let now = tokio::time::Instant::now();
+            let first = *first.get_or_init(|| now);
+            let since = now.saturating_duration_since(first).as_nanos();
+            // Less than `period`, so it fits in u64 nanoseconds for any sane period.
+            let into = u64::try_from(since % period.as_nanos()).expect("phase fits in u64");
+            let into = Duration::from_nanos(into);
+            if into >= offset && into < offset + freeze {
+                tokio::time::sleep_until(now - into + offset + freeze).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-        }),
-    );
-    serve(app, counters).await
+            "ok"
+        }
+    })
+    .await
 }

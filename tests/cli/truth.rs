@@ -10,14 +10,17 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::support::{
-    Finished, Target, freezing_target, freezing_target_at, one_request, run_scenario, target,
+    Finished, Scenario, Target, freezing_target, freezing_target_at, run_scenario, target,
 };
 
 /// An open-model scenario: `rate` arrivals per second for `duration`, each one GET of `path`
 /// (transaction `t`, request `r`); `load` adds lines to `[load]`.
 fn open(url: &str, path: &str, rate: u32, duration: &str, load: &str) -> String {
     let load = format!("model = \"open\"\nrate = {rate}\nduration = \"{duration}\"\n{load}");
-    one_request("truth", url, &load, path)
+    Scenario::new("truth", url)
+        .load(&load)
+        .one_request(path)
+        .into()
 }
 
 /// Run a scenario to completion; it has no SLAs, so it must exit 0.
@@ -103,8 +106,8 @@ async fn closed_p99(t: &Target, path: &str, rate: u32) -> u64 {
     let users = (rate * 3).div_ceil(1000).max(1);
     let think_us = u64::from(users) * 1_000_000 / u64::from(rate);
     let load = format!("users = {users}\nduration = \"5s\"\nthink_time = \"{think_us}us\"");
-    let scenario = one_request("truth", &t.url, &load, path);
-    let run = run(&scenario).await;
+    let scenario = Scenario::new("truth", &t.url).load(&load).one_request(path);
+    let run = run(scenario.as_ref()).await;
     // A closed run has no intended-start histogram: read the send-time summary alone.
     let sent = latency(&run.scope("overall")["stats"]["latency_us"], "latency_us");
     println!("closed reference at {rate}/s, {path}: {sent:?}");

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use kneepoint::results::{RunResults, RunStatus};
 
+use super::super::support::Scenario;
+
 /// The label naming a run on every container and network (`kneepoint::stack::docker`).
 const RUN_LABEL: &str = "io.kneepoint.run";
 /// The label with the PID of the kneepoint process that started the run.
@@ -96,9 +98,10 @@ struct Running {
 }
 
 impl Running {
-    fn start(images: &StackImages, scenario: &str) -> Self {
+    fn start(images: &StackImages, scenario: &Scenario) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("scenario.toml"), scenario).expect("write scenario");
+        std::fs::write(dir.path().join("scenario.toml"), scenario.as_ref())
+            .expect("write scenario");
         let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_kneepoint"))
             .args([
@@ -254,30 +257,18 @@ fn published_host_ips(container: &str) -> Vec<String> {
 }
 
 /// Reads of seeded items by id with the fixed demo account; every one must be a 200 with a body.
-fn scenario(duration: &str) -> String {
-    format!(
-        r#"
-name = "docker-stack"
-
-[target]
-reference = true
-timeout = "5s"
-
-[load]
-users = 4
-duration = "{duration}"
-think_time = "20ms..60ms"
-
-[[transaction]]
-name = "item"
-
-[[transaction.request]]
-name = "item by id"
-path = "/api/items/{{{{ random(1, 25) }}}}"
-headers = {{ x-api-key = "kp_pro_demo" }}
-check = {{ status = 200, json_exists = ["$.id", "$.title"] }}
-"#
-    )
+fn scenario(duration: &str) -> Scenario {
+    Scenario::reference("docker-stack")
+        .with("timeout = \"5s\"")
+        .load(&format!(
+            "users = 4\nduration = \"{duration}\"\nthink_time = \"20ms..60ms\""
+        ))
+        .transaction("item")
+        .request("item by id", "/api/items/{{ random(1, 25) }}")
+        .with(
+            r#"headers = { x-api-key = "kp_pro_demo" }
+check = { status = 200, json_exists = ["$.id", "$.title"] }"#,
+        )
 }
 
 #[test]
