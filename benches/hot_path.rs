@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kneepoint::plan::Plan;
-use kneepoint::recorder::{Outcome, Recorder, Scopes};
+use kneepoint::recorder::{Ended, Recorder, Scopes};
 use kneepoint::scenario::model::{
-    ClosedLoad, Load, LoadModel, Method, RequestSpec, Stage, Transaction,
+    ClosedLoad, HttpMethod, Load, LoadModel, RequestSpec, Stage, Transaction,
 };
 use kneepoint::template::{Escape, RenderContext, Template, VarTable};
 
@@ -67,7 +67,7 @@ fn recording(c: &mut Criterion) {
         think_time: None,
         requests: vec![RequestSpec {
             name: "get".into(),
-            method: Method::Get,
+            method: HttpMethod::Get,
             url: Template::literal("/"),
             headers: vec![],
             body: None,
@@ -81,7 +81,7 @@ fn recording(c: &mut Criterion) {
     c.bench_function("record request (ok, 200)", |b| {
         b.iter(|| {
             i += 1;
-            let outcome = Outcome {
+            let outcome = Ended {
                 at: Instant::now(),
                 latency: Duration::from_micros(500 + i % 20_000),
                 intended: None,

@@ -7,6 +7,7 @@ use std::path::Path;
 /// Layers from the bottom; a module may import any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &[
+        "diagnostic",
         "error",
         "output",
         "server_series",

@@ -118,7 +118,7 @@ impl ProgressSink {
 }
 
 /// µs as a short human duration (`850µs`, `12.3ms`, `1.20s`).
-pub fn format_us(us: u64) -> String {
+pub(crate) fn format_us(us: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let v = us as f64;
     if us < 1_000 {

@@ -1,8 +1,8 @@
 //! The recorder: every latency into HdrHistograms per scope × stage, plus a per-second series.
 //!
 //! Invariant: memory does not grow with the number of requests — only with scopes × stages and
-//! the run's length in seconds. Users record into one of a few sharded accumulators (short lock,
-//! no allocation on success); a collector drains the shards once a second into per-stage totals
+//! the run's length in seconds. Users record into one of a few striped accumulators (short lock,
+//! no allocation on success); a collector drains the stripes once a second into per-stage totals
 //! and one [`SecondSample`], so totals are exact sums of what was recorded.
 
 use std::collections::BTreeMap;
@@ -92,7 +92,7 @@ impl Scopes {
 
 /// How one request or transaction ended.
 #[derive(Debug, Clone, Copy)]
-pub struct Outcome<'a> {
+pub struct Ended<'a> {
     /// When it ended (the recorder files it under the second and stage of this instant).
     pub at: Instant,
     /// From the actual send to the last byte of the body.
@@ -132,7 +132,7 @@ impl ScopeAcc {
         }
     }
 
-    fn record(&mut self, o: &Outcome<'_>) {
+    fn record(&mut self, o: &Ended<'_>) {
         self.count += 1;
         if let Some((kind, _)) = o.error {
             results::record(&mut self.failed, o.latency);
@@ -187,11 +187,11 @@ impl ScopeAcc {
 }
 
 #[derive(Debug)]
-struct Shard {
+struct Stripe {
     stage: usize,
     scopes: Vec<ScopeAcc>,
     dirty: bool,
-    /// Offset of this shard's latest record from the start.
+    /// Offset of this stripe's latest record from the start.
     last: Duration,
 }
 
@@ -237,7 +237,7 @@ pub struct Recorder {
     began: OnceLock<Instant>,
     /// Closed model: users running now (launched, not retired or stopped).
     users: AtomicU64,
-    shards: Vec<Mutex<Shard>>,
+    stripes: Vec<Mutex<Stripe>>,
     central: Mutex<Central>,
     late_second: AtomicU64,
     arrivals: Mutex<ArrivalStats>,
@@ -250,14 +250,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Recorder {
     /// A recorder for `plan`'s stages and these scopes; the run's clock starts now.
-    pub fn new(plan: Plan, scopes: Scopes, shards: usize) -> Self {
+    pub fn new(plan: Plan, scopes: Scopes, stripes: usize) -> Self {
         let open = plan.open;
         let n = scopes.len();
         let stage_count = plan.stages.len().max(1);
         Self {
-            shards: (0..shards.max(1))
+            stripes: (0..stripes.max(1))
                 .map(|_| {
-                    Mutex::new(Shard {
+                    Mutex::new(Stripe {
                         stage: 0,
                         scopes: (0..n).map(|_| ScopeAcc::new(open)).collect(),
                         dirty: false,
@@ -315,7 +315,7 @@ impl Recorder {
 
     /// How long after the start the latest request or transaction ended (zero before any).
     pub fn last_record(&self) -> Duration {
-        self.shards
+        self.stripes
             .iter()
             .map(|s| lock(s).last)
             .max()
@@ -332,24 +332,30 @@ impl Recorder {
         &self.scopes
     }
 
+    /// How many stripes users spread their records over (a user records into its index modulo
+    /// this).
+    pub fn stripe_count(&self) -> usize {
+        self.stripes.len()
+    }
+
     /// Record a request of transaction `t`, request `r` (also counted in overall).
-    pub fn record_request(&self, shard: usize, t: usize, r: usize, o: &Outcome<'_>) {
+    pub fn record_request(&self, stripe: usize, t: usize, r: usize, o: &Ended<'_>) {
         let scope = self.scopes.request(t, r);
-        self.record(shard, &[0, scope], o);
+        self.record(stripe, &[0, scope], o);
     }
 
     /// Record a whole transaction `t`.
-    pub fn record_transaction(&self, shard: usize, t: usize, o: &Outcome<'_>) {
-        self.record(shard, &[self.scopes.transaction(t)], o);
+    pub fn record_transaction(&self, stripe: usize, t: usize, o: &Ended<'_>) {
+        self.record(stripe, &[self.scopes.transaction(t)], o);
     }
 
-    fn record(&self, shard: usize, ids: &[usize], o: &Outcome<'_>) {
+    fn record(&self, stripe: usize, ids: &[usize], o: &Ended<'_>) {
         let now = o.at.saturating_duration_since(self.start());
         let stage = self.plan.stage_at(now);
-        let mut s = lock(&self.shards[shard % self.shards.len()]);
+        let mut s = lock(&self.stripes[stripe % self.stripes.len()]);
         s.last = s.last.max(now);
         if s.stage != stage && s.dirty {
-            self.flush_shard(&mut s);
+            self.flush_stripe(&mut s);
         }
         s.stage = stage;
         s.dirty = true;
@@ -388,7 +394,7 @@ impl Recorder {
         a.missed = scheduled.saturating_sub(a.started);
     }
 
-    fn flush_shard(&self, s: &mut Shard) {
+    fn flush_stripe(&self, s: &mut Stripe) {
         let mut c = lock(&self.central);
         let stage = s.stage.min(c.stages.len() - 1);
         for (id, acc) in s.scopes.iter_mut().enumerate() {
@@ -404,12 +410,12 @@ impl Recorder {
         s.dirty = false;
     }
 
-    /// Drain every shard and close the current second of the series. Call about once a second.
+    /// Drain every stripe and close the current second of the series. Call about once a second.
     pub fn tick(&self) -> Live {
-        for shard in &self.shards {
-            let mut s = lock(shard);
+        for stripe in &self.stripes {
+            let mut s = lock(stripe);
             if s.dirty {
-                self.flush_shard(&mut s);
+                self.flush_stripe(&mut s);
             }
         }
         let elapsed = self.start().elapsed();
@@ -477,10 +483,10 @@ impl Recorder {
     /// Results so far: per scope over the whole run, per stage that has started, the series and
     /// the arrivals. `measured` is the wall time the throughput is computed over.
     pub fn snapshot(&self, measured: Duration) -> Result<Snapshot, ResultsError> {
-        for shard in &self.shards {
-            let mut s = lock(shard);
+        for stripe in &self.stripes {
+            let mut s = lock(stripe);
             if s.dirty {
-                self.flush_shard(&mut s);
+                self.flush_stripe(&mut s);
             }
         }
         let c = lock(&self.central);
@@ -610,7 +616,7 @@ pub struct Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::{ClosedLoad, Load, LoadModel, Method, RequestSpec, Stage};
+    use crate::scenario::model::{ClosedLoad, HttpMethod, Load, LoadModel, RequestSpec, Stage};
     use crate::template::Template;
 
     fn txn(name: &str, requests: &[&str]) -> Transaction {
@@ -622,7 +628,7 @@ mod tests {
                 .iter()
                 .map(|r| RequestSpec {
                     name: (*r).into(),
-                    method: Method::Get,
+                    method: HttpMethod::Get,
                     url: Template::literal("/"),
                     headers: vec![],
                     body: None,
@@ -653,11 +659,11 @@ mod tests {
     }
 
     #[test]
-    fn totals_are_exact_across_shards_and_ticks() {
+    fn totals_are_exact_across_stripes_and_ticks() {
         let rec = recorder();
         for i in 0..1000u64 {
             let error = (i % 10 == 0).then_some((ErrorKind::Status, "status 500"));
-            let o = Outcome {
+            let o = Ended {
                 at: Instant::now(),
                 latency: Duration::from_micros(1000 + i),
                 intended: None,

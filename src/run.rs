@@ -142,8 +142,8 @@ pub async fn execute(
     let results_path = settings.out_dir.join("results.json");
     let plan = Plan::new(&scenario.load, settings.max_duration);
     let scopes = Scopes::new(&scenario.transactions);
-    let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-    let recorder = Arc::new(Recorder::new(plan.clone(), scopes, shards));
+    let stripes = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let recorder = Arc::new(Recorder::new(plan.clone(), scopes, stripes));
     let meta = Meta {
         run_id: settings
             .run_id
@@ -456,7 +456,7 @@ mod tests {
     use super::*;
     use crate::results::ArrivalUnit;
     use crate::scenario::model::{
-        ClosedLoad, Load, LoadModel, Method, OpenLoad, RequestSpec, Stage, Target, Transaction,
+        ClosedLoad, HttpMethod, Load, LoadModel, OpenLoad, RequestSpec, Stage, Target, Transaction,
     };
     use crate::template::{Template, VarTable};
     use std::sync::atomic::AtomicU64;
@@ -508,7 +508,7 @@ mod tests {
                 think_time: None,
                 requests: vec![RequestSpec {
                     name: "r".into(),
-                    method: Method::Get,
+                    method: HttpMethod::Get,
                     url: Template::literal(path),
                     headers: vec![],
                     body: None,

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::results::ServerSeries;
-pub use crate::server_series::{Expr, SERIES, Selector, SeriesDef};
+pub(crate) use crate::server_series::{Expr, SERIES, Selector, SeriesDef};
 
 /// One scrape reduced to the sums the series need.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Reading {
+pub(crate) struct Reading {
     /// Seconds since the run's start.
     pub t: f64,
     sums: BTreeMap<(String, Option<(String, String)>), f64>,
@@ -22,7 +22,7 @@ pub struct Reading {
 
 impl Reading {
     /// Parse Prometheus text exposition at time `t`, keeping what `defs` need.
-    pub fn parse(text: &str, t: f64, defs: &[SeriesDef]) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str, t: f64, defs: &[SeriesDef]) -> Result<Self, String> {
         let lines = text.lines().map(|l| Ok(l.to_owned()));
         let scrape = prometheus_parse::Scrape::parse(lines).map_err(|e| e.to_string())?;
         let mut sums = BTreeMap::new();
@@ -67,7 +67,7 @@ fn selectors(expr: Expr) -> Vec<Selector> {
 }
 
 /// Value of each series at `cur` (rates and shares need `prev`). Series without data are absent.
-pub fn derive(
+pub(crate) fn derive(
     defs: &[SeriesDef],
     prev: Option<&Reading>,
     cur: &Reading,
@@ -101,14 +101,13 @@ pub fn derive(
 
 /// Polls a metrics endpoint in the background and collects the series.
 #[derive(Debug, Clone)]
-pub struct Scraper {
+pub(crate) struct Scraper {
     series: Arc<Mutex<Vec<ServerSeries>>>,
-    failures: Arc<Mutex<u64>>,
 }
 
 impl Scraper {
     /// Start polling `url` every `every` until the returned scraper is [`stop`](Self::stop)ped.
-    pub fn start(
+    pub(crate) fn start(
         url: String,
         start: Instant,
         every: Duration,
@@ -124,7 +123,6 @@ impl Scraper {
                     })
                     .collect(),
             )),
-            failures: Arc::new(Mutex::new(0)),
         };
         let s = scraper.clone();
         let handle = tokio::spawn(async move {
@@ -144,7 +142,6 @@ impl Scraper {
                     _ => None,
                 };
                 let Some(reading) = text.and_then(|t_| Reading::parse(&t_, t, SERIES).ok()) else {
-                    *s.failures.lock().unwrap_or_else(PoisonError::into_inner) += 1;
                     continue;
                 };
                 let values = derive(SERIES, prev.as_ref(), &reading);
@@ -162,7 +159,7 @@ impl Scraper {
     }
 
     /// The series so far (only those with points).
-    pub fn series(&self) -> Vec<ServerSeries> {
+    pub(crate) fn series(&self) -> Vec<ServerSeries> {
         self.series
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -170,11 +167,6 @@ impl Scraper {
             .filter(|s| !s.points.is_empty())
             .cloned()
             .collect()
-    }
-
-    /// Scrapes that failed (endpoint down, not Prometheus text).
-    pub fn failures(&self) -> u64 {
-        *self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -6,7 +6,7 @@
 
 /// How a series is computed from two consecutive scrapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expr {
+pub(crate) enum Expr {
     /// Sum of a gauge's samples (optionally only those with `label = value`).
     Gauge(Selector),
     /// Increase of a counter per second.
@@ -29,7 +29,7 @@ pub enum Expr {
 
 /// Samples of one metric, optionally filtered by one label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Selector {
+pub(crate) struct Selector {
     /// Metric name as exposed.
     pub metric: &'static str,
     /// Only samples with this label value.
@@ -52,7 +52,7 @@ const fn labelled(metric: &'static str, key: &'static str, value: &'static str) 
 
 /// A named derived series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeriesDef {
+pub(crate) struct SeriesDef {
     /// Name used in results and in SLAs (`metric = "server:NAME"`).
     pub name: &'static str,
     /// Unit of the values.
@@ -63,7 +63,7 @@ pub struct SeriesDef {
 
 /// Series recorded whenever a metrics endpoint is scraped. Names follow the reference service's
 /// exposition and common Prometheus conventions; a series whose metrics are absent stays empty.
-pub const SERIES: &[SeriesDef] = &[
+pub(crate) const SERIES: &[SeriesDef] = &[
     SeriesDef {
         name: "cache_hit_ratio",
         unit: "ratio",

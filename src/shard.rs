@@ -899,7 +899,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sharded_runs_merge_to_the_unsharded_counts() {
         use crate::run::{RunSettings, execute};
-        use crate::scenario::model::{Method, RequestSpec, Transaction};
+        use crate::scenario::model::{HttpMethod, RequestSpec, Transaction};
         use crate::template::Template;
         use std::sync::Arc;
         use std::sync::atomic::Ordering;
@@ -914,7 +914,7 @@ mod tests {
             think_time: None,
             requests: vec![RequestSpec {
                 name: "r".into(),
-                method: Method::Get,
+                method: HttpMethod::Get,
                 url: Template::literal("/hit"),
                 headers: vec![],
                 body: None,

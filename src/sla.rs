@@ -5,7 +5,7 @@
 //! a name that says why, so an empty run cannot slip through a CI gate.
 
 use crate::results::{LatencySummary, RunResults, ScopeResults, SlaVerdict};
-use crate::scenario::model::{Comparison, LatencyStat, Sla, SlaMetric};
+use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric};
 
 /// Appended to a verdict's name when its scope completed no request.
 const NO_REQUESTS: &str = " (no requests in scope)";
@@ -16,7 +16,7 @@ const NO_SUCCESS: &str = " (no successful responses in scope)";
 const NO_SAMPLES: &str = " (no samples of server metric)";
 
 /// Check every SLA against the results, in order.
-pub fn evaluate(slas: &[Sla], results: &RunResults) -> Vec<SlaVerdict> {
+pub(crate) fn evaluate(slas: &[Sla], results: &RunResults) -> Vec<SlaVerdict> {
     slas.iter().map(|sla| verdict_of(sla, results)).collect()
 }
 
@@ -24,7 +24,11 @@ pub fn evaluate(slas: &[Sla], results: &RunResults) -> Vec<SlaVerdict> {
 ///
 /// An SLA counts only once its scope has completed at least `min_requests`, so a slow first
 /// request cannot end a run. The run loop calls this at checkpoints.
-pub fn abort_reason(slas: &[Sla], results: &RunResults, min_requests: u64) -> Option<String> {
+pub(crate) fn abort_reason(
+    slas: &[Sla],
+    results: &RunResults,
+    min_requests: u64,
+) -> Option<String> {
     slas.iter().filter(|sla| sla.abort).find_map(|sla| {
         // A server metric has no scope of its own; the overall traffic decides whether it is ripe.
         let scope_name = match sla.metric {
@@ -53,7 +57,7 @@ pub fn abort_reason(slas: &[Sla], results: &RunResults, min_requests: u64) -> Op
 ///
 /// Each verdict keeps its metric, comparison and threshold; only the measurement changes. A
 /// verdict whose comparison cannot be read back fails with no actual value.
-pub fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<SlaVerdict> {
+pub(crate) fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<SlaVerdict> {
     verdicts
         .iter()
         .map(|old| {
@@ -87,7 +91,7 @@ pub fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<SlaVerdi
 }
 
 /// Format a value of a verdict's unit for people: ms with 3 decimals for µs, % for ratios, `/s`.
-pub fn format_value(value: f64, unit: &str) -> String {
+pub(crate) fn format_value(value: f64, unit: &str) -> String {
     match unit {
         "us" => format!("{:.3}ms", value / 1000.0),
         "ratio" => format!("{}%", trim_float(value * 100.0, 3)),
@@ -108,7 +112,7 @@ fn trim_float(value: f64, decimals: usize) -> String {
 }
 
 /// The results-file key of a metric.
-pub fn metric_key(metric: &SlaMetric) -> String {
+pub(crate) fn metric_key(metric: &SlaMetric) -> String {
     match metric {
         SlaMetric::Latency(stat) => latency_key(*stat).to_owned(),
         SlaMetric::ErrorRate => "error_rate".to_owned(),
@@ -146,15 +150,10 @@ fn metric_from_key(key: &str) -> SlaMetric {
     SlaMetric::Latency(stat)
 }
 
-fn comparison_from_symbol(symbol: &str) -> Option<Comparison> {
-    [
-        Comparison::Lt,
-        Comparison::Le,
-        Comparison::Gt,
-        Comparison::Ge,
-    ]
-    .into_iter()
-    .find(|c| c.symbol() == symbol)
+fn comparison_from_symbol(symbol: &str) -> Option<Operator> {
+    [Operator::Lt, Operator::Le, Operator::Gt, Operator::Ge]
+        .into_iter()
+        .find(|c| c.symbol() == symbol)
 }
 
 /// What a metric measured, or why nothing was.
@@ -256,7 +255,7 @@ fn finish(
     name: &str,
     scope: &str,
     metric: &SlaMetric,
-    comparison: Comparison,
+    comparison: Operator,
     threshold: f64,
     threshold_text: &str,
     abort: bool,
@@ -291,7 +290,7 @@ mod tests {
     use crate::scenario::model::SlaScope;
     use crate::testing::simulated as fixtures;
 
-    fn sla(scope: SlaScope, metric: SlaMetric, cmp: Comparison, threshold: f64) -> Sla {
+    fn sla(scope: SlaScope, metric: SlaMetric, cmp: Operator, threshold: f64) -> Sla {
         Sla {
             name: format!("{} {:?} {}", scope.name(), metric, cmp.symbol()),
             scope,
@@ -319,26 +318,26 @@ mod tests {
         let p95 = overall.latency_us.p95 as f64;
         let m = SlaMetric::Latency(LatencyStat::P95);
         check(
-            sla(SlaScope::Overall, m.clone(), Comparison::Lt, p95 + 1.0),
+            sla(SlaScope::Overall, m.clone(), Operator::Lt, p95 + 1.0),
             &run,
             Some(p95),
             true,
         );
         check(
-            sla(SlaScope::Overall, m.clone(), Comparison::Lt, p95),
+            sla(SlaScope::Overall, m.clone(), Operator::Lt, p95),
             &run,
             Some(p95),
             false,
         );
         check(
-            sla(SlaScope::Overall, m, Comparison::Le, p95),
+            sla(SlaScope::Overall, m, Operator::Le, p95),
             &run,
             Some(p95),
             true,
         );
         let mean = SlaMetric::Latency(LatencyStat::Mean);
         check(
-            sla(SlaScope::Overall, mean, Comparison::Gt, 0.0),
+            sla(SlaScope::Overall, mean, Operator::Gt, 0.0),
             &run,
             Some(overall.latency_us.mean),
             true,
@@ -361,7 +360,7 @@ mod tests {
         let rule = sla(
             SlaScope::Overall,
             SlaMetric::Latency(LatencyStat::P99),
-            Comparison::Lt,
+            Operator::Lt,
             1e12,
         );
         check(rule, &run, Some(want), true);
@@ -375,7 +374,7 @@ mod tests {
             sla(
                 SlaScope::Transaction("checkout".into()),
                 SlaMetric::ErrorRate,
-                Comparison::Lt,
+                Operator::Lt,
                 1.0,
             ),
             &run,
@@ -386,7 +385,7 @@ mod tests {
             sla(
                 SlaScope::Transaction("checkout".into()),
                 SlaMetric::Throughput,
-                Comparison::Ge,
+                Operator::Ge,
                 1e9,
             ),
             &run,
@@ -397,7 +396,7 @@ mod tests {
             &[sla(
                 SlaScope::Overall,
                 SlaMetric::ErrorRate,
-                Comparison::Lt,
+                Operator::Lt,
                 0.5,
             )],
             &run,
@@ -413,7 +412,7 @@ mod tests {
         let rule = sla(
             SlaScope::Request("nothing/here".into()),
             SlaMetric::Latency(LatencyStat::P50),
-            Comparison::Lt,
+            Operator::Lt,
             1e12,
         );
         let v = evaluate(std::slice::from_ref(&rule), &run);
@@ -436,7 +435,7 @@ mod tests {
         let rule = sla(
             SlaScope::Overall,
             SlaMetric::Server("cache_hit_ratio".into()),
-            Comparison::Ge,
+            Operator::Ge,
             0.8,
         );
         let v = evaluate(std::slice::from_ref(&rule), &run);
@@ -448,7 +447,7 @@ mod tests {
         let missing = sla(
             SlaScope::Overall,
             SlaMetric::Server("queue_depth".into()),
-            Comparison::Lt,
+            Operator::Lt,
             1.0,
         );
         let v = evaluate(&[missing], &run);
@@ -463,7 +462,7 @@ mod tests {
         let mut lost = sla(
             SlaScope::Overall,
             SlaMetric::Latency(LatencyStat::P50),
-            Comparison::Lt,
+            Operator::Lt,
             1.0,
         );
         assert_eq!(
@@ -493,19 +492,14 @@ mod tests {
             sla(
                 SlaScope::Overall,
                 SlaMetric::Latency(LatencyStat::P99),
-                Comparison::Lt,
+                Operator::Lt,
                 1e12,
             ),
-            sla(
-                SlaScope::Overall,
-                SlaMetric::Throughput,
-                Comparison::Gt,
-                0.0,
-            ),
+            sla(SlaScope::Overall, SlaMetric::Throughput, Operator::Gt, 0.0),
             sla(
                 SlaScope::Overall,
                 SlaMetric::Latency(LatencyStat::P99_9),
-                Comparison::Ge,
+                Operator::Ge,
                 1.0,
             ),
         ];

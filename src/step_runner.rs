@@ -27,7 +27,7 @@ const DEFAULT_IN_FLIGHT: u32 = 1000;
 
 /// How the engine runner works.
 #[derive(Debug, Clone)]
-pub struct EngineOptions {
+pub(crate) struct EngineOptions {
     /// Folder the step folders go into (`OUT/steps`).
     pub steps_dir: PathBuf,
     /// Print one line per step on stderr.
@@ -38,14 +38,14 @@ pub struct EngineOptions {
 
 /// The engine could not be set up.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
 
 /// Runs capacity steps through the run engine, blocking on its own runtime.
-pub struct EngineRunner {
+pub(crate) struct EngineRunner {
     base: Scenario,
     opts: EngineOptions,
     runtime: tokio::runtime::Runtime,
@@ -62,7 +62,7 @@ impl std::fmt::Debug for EngineRunner {
 }
 
 /// The search model a scenario's own load implies.
-pub fn scenario_model(scenario: &Scenario) -> SearchModel {
+pub(crate) fn scenario_model(scenario: &Scenario) -> SearchModel {
     match scenario.load.model {
         LoadModel::Closed(_) => SearchModel::Closed,
         LoadModel::Open(_) => SearchModel::Open,
@@ -77,7 +77,7 @@ pub fn scenario_model(scenario: &Scenario) -> SearchModel {
 /// steps offer `load` arrivals per second with an in-flight cap of at least 2 s of arrivals.
 /// A step model that differs from the scenario's converts it: closed → open arrivals are whole
 /// transactions; open → closed users have no think time.
-pub fn step_scenario(base: &Scenario, step: &StepSpec) -> Scenario {
+pub(crate) fn step_scenario(base: &Scenario, step: &StepSpec) -> Scenario {
     let mut s = base.clone();
     let target = match step.model {
         SearchModel::Closed => step.load.round().max(1.0),
@@ -168,7 +168,7 @@ fn hold_index(step: &StepSpec) -> usize {
 }
 
 /// `NN-LOAD`, e.g. `03-8` or `02-150.5`.
-pub fn step_dir_name(step: &StepSpec) -> String {
+pub(crate) fn step_dir_name(step: &StepSpec) -> String {
     let load = format!("{:.2}", step.load);
     let load = load.trim_end_matches('0').trim_end_matches('.');
     format!("{:02}-{load}", step.index)
@@ -177,7 +177,11 @@ pub fn step_dir_name(step: &StepSpec) -> String {
 /// A run's results narrowed to one stage: its scopes become the run's, its duration the run's,
 /// the per-second series and server metrics keep only its seconds, and `slas` are judged on it.
 /// `None` when the run has no such stage. Open-model arrival accounting still covers the run.
-pub fn stage_results(mut results: RunResults, index: usize, slas: &[Sla]) -> Option<RunResults> {
+pub(crate) fn stage_results(
+    mut results: RunResults,
+    index: usize,
+    slas: &[Sla],
+) -> Option<RunResults> {
     let pos = results.stages.iter().position(|s| s.index == index)?;
     let stage = results.stages.swap_remove(pos);
     let (start, end) = (stage.start_s, stage.end_s);
@@ -197,7 +201,7 @@ pub fn stage_results(mut results: RunResults, index: usize, slas: &[Sla]) -> Opt
 
 impl EngineRunner {
     /// A runner for `scenario` (its target, transactions and SLAs; its load is replaced per step).
-    pub fn new(scenario: Scenario, opts: EngineOptions) -> Result<Self, EngineError> {
+    pub(crate) fn new(scenario: Scenario, opts: EngineOptions) -> Result<Self, EngineError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -212,12 +216,12 @@ impl EngineRunner {
 
     /// Run a future on the runner's runtime (the one every step runs on), e.g. to start and
     /// stop a reference stack that must outlive the steps.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 
     /// Send every step to a started reference stack, and record its backend in the results.
-    pub fn use_stack(&mut self, stack: &crate::stack::Stack) {
+    pub(crate) fn use_stack(&mut self, stack: &crate::stack::Stack) {
         stack.aim(&mut self.base);
         stack.backend_name().clone_into(&mut self.opts.backend);
         // A stack that goes down fails the step it happens in, and so stops the search.

@@ -25,7 +25,7 @@ pub use knee::{Knee, KneeOptions, NoKnee, kneedle};
 pub use search::{
     Growth, SearchError, SearchOptions, StepError, StepRunner, StepSpec, StopReason, search,
 };
-pub use usl::{CurvePoint, Estimate, FitError, FitOptions, LoadPoint, Peak, UslFit, fit_usl};
+pub use usl::{Estimate, FitError, FitOptions, FittedPoint, LoadPoint, Peak, UslFit, fit_usl};
 
 /// Version of the `capacity.json` format written by this build.
 pub const CAPACITY_SCHEMA_VERSION: u32 = 1;
@@ -265,7 +265,7 @@ pub struct Analysis {
     /// USL fit or the reason there is none.
     pub fit: FitOutcome,
     /// Fitted curve with its confidence band, 0 … 1.25 × the highest load (empty without a fit).
-    pub curve: Vec<CurvePoint>,
+    pub curve: Vec<FittedPoint>,
     /// Knee of the measured throughput curve.
     pub knee: Option<Knee>,
     /// Why there is no knee.

@@ -3,9 +3,12 @@
 //! Invariant: parses text only (the caller reads the file); every row becomes one
 //! [`StepRecord`] in file order, and a bad cell is reported with its line, never skipped.
 
+use std::ops::Range;
+
 use csv::{ReaderBuilder, StringRecord, Trim};
 
 use super::{StepMeasurement, StepRecord};
+use crate::diagnostic::Located;
 use crate::results::SlaVerdict;
 
 /// Extra judgement applied to the points.
@@ -15,47 +18,32 @@ pub struct PointsOptions {
     pub p95_limit_ms: Option<f64>,
 }
 
-/// A points file that cannot be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
-pub enum PointsError {
-    /// The header lacks a required column.
-    #[error(
-        "{name}: missing column `{column}` (columns: load, throughput, and optionally p50_ms, p95_ms, p99_ms, mean_ms, error_rate, concurrency, think_ms, sla_passed)"
-    )]
-    MissingColumn {
-        /// File name.
-        name: String,
-        /// Column.
-        column: &'static str,
-    },
-    /// A cell is not what its column needs.
-    #[error("{name}:{line}: column `{column}`: {message}")]
-    Cell {
-        /// File name.
-        name: String,
-        /// 1-based line.
-        line: u64,
-        /// Column.
-        column: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The CSV itself is malformed.
-    #[error("{name}:{line}: {message}")]
-    Syntax {
-        /// File name.
-        name: String,
-        /// 1-based line.
-        line: u64,
-        /// Parser message.
-        message: String,
-    },
-    /// No rows.
-    #[error("{name}: no data rows")]
-    Empty {
-        /// File name.
-        name: String,
-    },
+/// The columns a points file may have, for the hint when one is missing.
+const COLUMNS: &str = "columns: load, throughput, and optionally p50_ms, p95_ms, p99_ms, mean_ms, \
+                       error_rate, concurrency, think_ms, sla_passed";
+
+/// Byte span of 1-based `line` of `text`, narrowed to its cell `cell` when the line can be
+/// split without a CSV parser (no quotes).
+fn span_of(text: &str, line: u64, cell: Option<usize>) -> Range<usize> {
+    let mut start = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if n as u64 + 1 == line {
+            let body = l.trim_end_matches(['\n', '\r']);
+            if let Some(c) = cell.filter(|_| !body.contains('"')) {
+                let mut at = start;
+                for (i, field) in body.split(',').enumerate() {
+                    if i == c {
+                        let lead = field.len() - field.trim_start().len();
+                        return at + lead..at + lead + field.trim().len();
+                    }
+                    at += field.len() + 1;
+                }
+            }
+            return start..start + body.len();
+        }
+        start += l.len();
+    }
+    text.len()..text.len()
 }
 
 /// Parse `text` (named `name` in messages) into steps.
@@ -63,33 +51,45 @@ pub fn steps_from_csv(
     name: &str,
     text: &str,
     opts: &PointsOptions,
-) -> Result<Vec<StepRecord>, PointsError> {
+) -> Result<Vec<StepRecord>, Located> {
     let mut reader = ReaderBuilder::new()
         .trim(Trim::All)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
-    let syntax = |e: csv::Error| PointsError::Syntax {
-        name: name.into(),
-        line: e.position().map_or(1, csv::Position::line),
-        message: e.to_string(),
+    let syntax = |e: csv::Error| {
+        let line = e.position().map_or(1, csv::Position::line);
+        Located::at(name, text, span_of(text, line, None), e.to_string(), "here")
+    };
+    let missing = |column: &str| {
+        Located::at(
+            name,
+            text,
+            span_of(text, 1, None),
+            format!("missing column `{column}`"),
+            "this header",
+        )
+        .with_help(COLUMNS)
     };
     let headers = reader.headers().map_err(syntax)?.clone();
+    let cell = |line: u64, c: usize, message: String| {
+        let column = headers.get(c).unwrap_or_default();
+        Located::at(
+            name,
+            text,
+            span_of(text, line, Some(c)),
+            format!("column `{column}`: {message}"),
+            "this cell",
+        )
+    };
     let col = |names: &[&str]| {
         headers
             .iter()
             .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
     };
-    let load_col = col(&["load", "users", "concurrency_target", "rate"]).ok_or(
-        PointsError::MissingColumn {
-            name: name.into(),
-            column: "load",
-        },
-    )?;
+    let load_col =
+        col(&["load", "users", "concurrency_target", "rate"]).ok_or_else(|| missing("load"))?;
     let x_col =
-        col(&["throughput", "throughput_rps", "rps"]).ok_or(PointsError::MissingColumn {
-            name: name.into(),
-            column: "throughput",
-        })?;
+        col(&["throughput", "throughput_rps", "rps"]).ok_or_else(|| missing("throughput"))?;
     let optional = [
         "p50_ms",
         "p95_ms",
@@ -106,21 +106,11 @@ pub fn steps_from_csv(
     for (index, row) in reader.records().enumerate() {
         let row = row.map_err(syntax)?;
         let line = row.position().map_or(1, csv::Position::line);
-        let num = |c: usize| -> Result<Option<f64>, PointsError> {
-            cell_number(&row, c, &headers).map_err(|message| PointsError::Cell {
-                name: name.into(),
-                line,
-                column: headers.get(c).unwrap_or_default().into(),
-                message,
-            })
+        let num = |c: usize| -> Result<Option<f64>, Located> {
+            cell_number(&row, c).map_err(|message| cell(line, c, message))
         };
-        let required = |c: usize| -> Result<f64, PointsError> {
-            num(c)?.ok_or_else(|| PointsError::Cell {
-                name: name.into(),
-                line,
-                column: headers.get(c).unwrap_or_default().into(),
-                message: "a number is required".into(),
-            })
+        let required = |c: usize| -> Result<f64, Located> {
+            num(c)?.ok_or_else(|| cell(line, c, "a number is required".into()))
         };
         let load = required(load_col)?;
         let throughput_rps = required(x_col)?;
@@ -135,12 +125,7 @@ pub fn steps_from_csv(
                 "true" | "yes" | "1" | "pass" | "passed" => Some(true),
                 "false" | "no" | "0" | "fail" | "failed" => Some(false),
                 _ => {
-                    return Err(PointsError::Cell {
-                        name: name.into(),
-                        line,
-                        column: headers.get(c).unwrap_or_default().into(),
-                        message: format!("`{text}` is not true/false"),
-                    });
+                    return Err(cell(line, c, format!("`{text}` is not true/false")));
                 }
             };
             if let Some(passed) = passed {
@@ -197,17 +182,19 @@ pub fn steps_from_csv(
         });
     }
     if steps.is_empty() {
-        return Err(PointsError::Empty { name: name.into() });
+        return Err(Located::at(
+            name,
+            text,
+            span_of(text, 1, None),
+            "no data rows",
+            "only a header",
+        ));
     }
     Ok(steps)
 }
 
 /// An optional non-negative number (empty cell = absent).
-fn cell_number(
-    row: &StringRecord,
-    c: usize,
-    _headers: &StringRecord,
-) -> Result<Option<f64>, String> {
+fn cell_number(row: &StringRecord, c: usize) -> Result<Option<f64>, String> {
     let text = row.get(c).unwrap_or_default();
     if text.is_empty() {
         return Ok(None);
@@ -251,19 +238,14 @@ mod tests {
         .expect_err("bad");
         assert_eq!(
             err.to_string(),
-            "p.csv:3: column `throughput`: `lots` is not a number"
+            "p.csv:3:3: column `throughput`: `lots` is not a number"
         );
         let err = steps_from_csv("p.csv", "users,p95_ms\n1,100\n", &PointsOptions::default())
             .expect_err("missing");
-        assert!(matches!(
-            err,
-            PointsError::MissingColumn {
-                column: "throughput",
-                ..
-            }
-        ));
+        assert_eq!(err.to_string(), "p.csv:1:1: missing column `throughput`");
+        assert!(err.hint().is_some_and(|h| h.contains("p95_ms")), "{err:?}");
         let err = steps_from_csv("p.csv", "load,throughput\n", &PointsOptions::default())
             .expect_err("empty");
-        assert!(matches!(err, PointsError::Empty { .. }));
+        assert_eq!(err.to_string(), "p.csv:1:1: no data rows");
     }
 }

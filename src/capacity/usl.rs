@@ -173,7 +173,7 @@ pub struct UslFit {
 
 /// One point of the fitted curve with its confidence band.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
+pub struct FittedPoint {
     /// Load.
     pub load: f64,
     /// Fitted throughput, req/s.
@@ -213,14 +213,14 @@ impl UslFit {
     }
 
     /// `count` evenly spaced points of the curve from 0 to `max_load`, with the band.
-    pub fn curve(&self, max_load: f64, count: usize) -> Vec<CurvePoint> {
+    pub fn curve(&self, max_load: f64, count: usize) -> Vec<FittedPoint> {
         let count = count.max(2);
         (0..count)
             .map(|i| {
                 #[allow(clippy::cast_precision_loss)] // count is a small plotting resolution
                 let load = max_load * i as f64 / (count - 1) as f64;
                 let (low, high) = self.band(load);
-                CurvePoint {
+                FittedPoint {
                     load,
                     rps: self.throughput(load),
                     low,

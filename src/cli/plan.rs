@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use kneepoint::capacity::CapacityReport;
+use kneepoint::diagnostic::Located;
 use kneepoint::error::chain;
 use kneepoint::output;
 use kneepoint::planning::{
-    self, CapacitySource, Catalogue, Demand, Forecast, InputError, PlanInputs, ResolvedCapacity,
+    self, CapacitySource, Catalogue, Demand, Forecast, PlanInputs, ResolvedCapacity,
 };
 use kneepoint::{Failure, Outcome};
 use miette::miette;
@@ -146,8 +147,8 @@ fn read(path: &Path) -> Result<String, miette::Report> {
     std::fs::read_to_string(path).map_err(|e| miette!("cannot read `{}`: {e}", path.display()))
 }
 
-// `InputError` is the located error type every read failure above is turned into.
-const _: fn(InputError) -> Failure = Failure::invalid;
+// `Located` is the located error type every read failure above is turned into.
+const _: fn(Located) -> Failure = Failure::invalid;
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ use rand::{Rng as _, SeedableRng as _};
 
 use super::http::{Agent, Failure};
 use super::prepared::{Base, Prepared};
-use crate::recorder::{Outcome, Recorder};
+use crate::recorder::{Ended, Recorder};
 use crate::results::ErrorKind;
 use crate::scenario::model::{
     CaptureSource, Check, FeederMode, OnEnd, RequestSpec, Scenario, ThinkTime,
@@ -43,7 +43,7 @@ pub(crate) struct Shared {
     pub(crate) in_flight: AtomicU64,
     /// Users still able to run (feeders with `on_end = "stop"` retire users).
     pub(crate) live_users: AtomicU64,
-    shards: usize,
+    stripes: usize,
 }
 
 /// One virtual user's state, kept across its iterations.
@@ -73,7 +73,7 @@ impl Shared {
     pub(crate) fn new(
         scenario: Arc<Scenario>,
         recorder: Arc<Recorder>,
-        shards: usize,
+        stripes: usize,
     ) -> Result<Self, String> {
         let weights: Vec<u32> = scenario.transactions.iter().map(|t| t.weight).collect();
         // Validation guarantees at least one transaction and positive weights.
@@ -105,7 +105,7 @@ impl Shared {
             tickets: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             live_users: AtomicU64::new(0),
-            shards,
+            stripes,
         })
     }
 
@@ -218,9 +218,9 @@ impl Shared {
             None => None,
         };
         self.recorder.record_transaction(
-            user.index % self.shards,
+            user.index % self.stripes,
             t,
-            &Outcome {
+            &Ended {
                 at: ended,
                 latency,
                 intended: lag.map(|l| latency + l),
@@ -285,10 +285,10 @@ impl Shared {
         match error {
             None => {
                 self.recorder.record_request(
-                    user.index % self.shards,
+                    user.index % self.stripes,
                     t,
                     r,
-                    &Outcome {
+                    &Ended {
                         at,
                         latency,
                         intended: lag.map(|l| latency + l),
@@ -321,10 +321,10 @@ impl Shared {
         let name = &self.scenario.transactions[t].requests[r].name;
         let message = format!("{name}: {message}");
         self.recorder.record_request(
-            user.index % self.shards,
+            user.index % self.stripes,
             t,
             r,
-            &Outcome {
+            &Ended {
                 at,
                 latency,
                 intended: lag.map(|l| latency + l),

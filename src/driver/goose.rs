@@ -19,7 +19,7 @@ use crate::scenario::model::{LoadModel, Scenario};
 
 /// Why the load stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndReason {
+pub(crate) enum EndReason {
     /// The plan ran to its end.
     PlanCompleted,
     /// The iteration/arrival cap was reached.
@@ -32,7 +32,7 @@ pub enum EndReason {
 
 /// The driver could not run the load.
 #[derive(Debug, thiserror::Error)]
-pub enum DriveError {
+pub(crate) enum DriveError {
     /// Goose refused the configuration or failed.
     #[error("the load generator failed: {0}")]
     Goose(String),
@@ -43,7 +43,7 @@ const FEEDERS_EXHAUSTED: &str = "feeders ran out of rows";
 const PLAN_ENDED: &str = "the plan ended";
 
 /// Stop a running drive (from a signal handler or the SLA watcher).
-pub fn stop(reason: &str) {
+pub(crate) fn stop(reason: &str) {
     trigger(reason);
 }
 
@@ -115,7 +115,7 @@ impl Drop for RunningUser {
 /// Apply the scenario's load to its target, recording into `recorder`. Returns when the plan
 /// ends, a cap is reached or [`stop`] is called. The recorder's clock begins when the first
 /// user (closed model) or the arrival dispatcher (open model) starts.
-pub async fn drive(
+pub(crate) async fn drive(
     scenario: Arc<Scenario>,
     recorder: Arc<Recorder>,
 ) -> Result<EndReason, DriveError> {
@@ -125,9 +125,9 @@ pub async fn drive(
         *last = None;
     }
     let plan = recorder.plan().clone();
-    let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let stripes = recorder.stripe_count();
     let shared = Arc::new(
-        Shared::new(scenario.clone(), recorder, shards)
+        Shared::new(scenario.clone(), recorder, stripes)
             .map_err(|e| DriveError::Goose(format!("cannot prepare the requests: {e}")))?,
     );
     let connector = Arc::new(Connector::new(scenario.target.timeout));

@@ -5,9 +5,9 @@
 //! models; `prepared.rs` builds each request's fixed parts once per run.
 
 pub(crate) mod exec;
-pub mod goose;
+pub(crate) mod goose;
 pub(crate) mod http;
 pub(crate) mod open;
 pub(crate) mod prepared;
 
-pub use goose::{DriveError, EndReason, drive};
+pub(crate) use goose::{DriveError, EndReason, drive};

@@ -10,7 +10,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USE
 use http::uri::PathAndQuery;
 
 use super::http::{Origin, Outgoing, path_of};
-use crate::scenario::model::{Body, CaptureSource, Check, Method, RequestSpec, Target};
+use crate::scenario::model::{Body, CaptureSource, Check, HttpMethod, RequestSpec, Target};
 use crate::template::{RenderContext, Template, VarTable};
 
 /// The base URL, parsed once.
@@ -107,13 +107,13 @@ impl Prepared {
         vars: &VarTable,
     ) -> Result<Self, String> {
         let method = match spec.method {
-            Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
-            Method::Put => http::Method::PUT,
-            Method::Patch => http::Method::PATCH,
-            Method::Delete => http::Method::DELETE,
-            Method::Head => http::Method::HEAD,
-            Method::Options => http::Method::OPTIONS,
+            HttpMethod::Get => http::Method::GET,
+            HttpMethod::Post => http::Method::POST,
+            HttpMethod::Put => http::Method::PUT,
+            HttpMethod::Patch => http::Method::PATCH,
+            HttpMethod::Delete => http::Method::DELETE,
+            HttpMethod::Head => http::Method::HEAD,
+            HttpMethod::Options => http::Method::OPTIONS,
         };
         let url = match literal(&spec.url, vars) {
             Some(text) => {
@@ -324,7 +324,7 @@ mod tests {
     ) -> RequestSpec {
         RequestSpec {
             name: "r".into(),
-            method: Method::Post,
+            method: HttpMethod::Post,
             url: template(path, vars),
             headers: headers
                 .iter()

@@ -8,109 +8,10 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-/// One located problem in an input file.
-#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
-#[error("{message}")]
-pub struct InputError {
-    /// What is wrong.
-    pub message: String,
-    #[source_code]
-    src: NamedSource<String>,
-    #[label("{label}")]
-    span: SourceSpan,
-    label: String,
-    /// A hint, if one can be guessed.
-    #[help]
-    pub help: Option<String>,
-    /// 1-based (line, column) of the span start.
-    pub line_col: (usize, usize),
-    /// File name as given.
-    pub file: String,
-}
-
-impl InputError {
-    /// An error at `span` of `text` (named `file`).
-    pub fn at(
-        file: &str,
-        text: &str,
-        span: Range<usize>,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> Self {
-        let start = span.start.min(text.len());
-        let end = span.end.clamp(start, text.len());
-        let before = &text[..floor_char_boundary(text, start)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Self {
-            message: message.into(),
-            src: NamedSource::new(file, text.to_owned()),
-            span: (start..end).into(),
-            label: label.into(),
-            help: None,
-            line_col: (line, col),
-            file: file.into(),
-        }
-    }
-
-    /// Add a hint.
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    /// `file:line:column`.
-    pub fn location(&self) -> String {
-        format!("{}:{}:{}", self.file, self.line_col.0, self.line_col.1)
-    }
-}
-
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// Every problem found in one input file.
-#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
-#[error("{}", summary(.errors))]
-pub struct InputErrors {
-    /// The problems, in file order.
-    #[related]
-    pub errors: Vec<InputError>,
-}
-
-fn summary(errors: &[InputError]) -> String {
-    match errors {
-        [one] => format!("{}: {}", one.location(), one.message),
-        _ => format!(
-            "{} problems in {}",
-            errors.len(),
-            errors.first().map_or("input", |e| e.file.as_str())
-        ),
-    }
-}
-
-impl InputErrors {
-    /// A report for printing: the error itself when there is one, else all of them.
-    pub fn into_report(self) -> miette::Report {
-        match <[InputError; 1]>::try_from(self.errors) {
-            Ok([one]) => miette::Report::new(one),
-            Err(errors) => miette::Report::new(Self { errors }),
-        }
-    }
-}
-
-impl From<InputError> for InputErrors {
-    fn from(e: InputError) -> Self {
-        Self { errors: vec![e] }
-    }
-}
+use crate::diagnostic::{Located, Problems, suggest, with_suggestion};
 
 /// A path written in a file, with where it was written (for errors when it cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,13 +83,8 @@ pub struct Forecast {
 
 impl Forecast {
     /// An error located in this forecast.
-    pub fn error_at(
-        &self,
-        span: Range<usize>,
-        message: impl Into<String>,
-        label: &str,
-    ) -> InputError {
-        InputError::at(&self.file, &self.text, span, message, label)
+    pub fn error_at(&self, span: Range<usize>, message: impl Into<String>, label: &str) -> Located {
+        Located::at(&self.file, &self.text, span, message, label)
     }
 }
 
@@ -359,7 +255,7 @@ struct RawDeployment {
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
-    errors: Vec<InputError>,
+    errors: Vec<Located>,
 }
 
 impl<'a> Checker<'a> {
@@ -373,24 +269,24 @@ impl<'a> Checker<'a> {
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, label: &str) {
         self.errors
-            .push(InputError::at(self.file, self.text, span, message, label));
+            .push(Located::at(self.file, self.text, span, message, label));
     }
 
     fn error_help(&mut self, span: Range<usize>, message: &str, label: &str, help: &str) {
         self.errors
-            .push(InputError::at(self.file, self.text, span, message, label).with_help(help));
+            .push(Located::at(self.file, self.text, span, message, label).with_help(help));
     }
 
-    fn syntax<T: serde::de::DeserializeOwned>(&self) -> Result<T, InputErrors> {
+    fn syntax<T: serde::de::DeserializeOwned>(&self) -> Result<T, Problems> {
         toml::from_str(self.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end().to_owned();
-            let err = InputError::at(self.file, self.text, span, message.clone(), "here");
+            let err = Located::at(self.file, self.text, span, message.clone(), "here");
             // `unknown field `x`, expected one of `a`, `b``: suggest the closest known key.
             let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
             match names.split_first() {
                 Some((unknown, known)) if message.starts_with("unknown field") => {
-                    match closest(unknown, known.iter().copied()) {
+                    match suggest(unknown, known.iter().copied()) {
                         Some(k) => err.with_help(format!("did you mean `{k}`?")).into(),
                         None => err.into(),
                     }
@@ -495,13 +391,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn finish<T>(self, value: T) -> Result<T, InputErrors> {
+    fn finish<T>(self, value: T) -> Result<T, Problems> {
         if self.errors.is_empty() {
             Ok(value)
         } else {
-            Err(InputErrors {
-                errors: self.errors,
-            })
+            Err(Problems::in_file(self.errors))
         }
     }
 }
@@ -511,7 +405,7 @@ pub const MAX_MONTHS: u32 = 600;
 
 impl Forecast {
     /// Parse and check a forecast (`file` names it in messages).
-    pub fn parse(file: &str, text: &str) -> Result<Self, InputErrors> {
+    pub fn parse(file: &str, text: &str) -> Result<Self, Problems> {
         let mut c = Checker::new(file, text);
         let raw: RawForecast = c.syntax()?;
         let demand_span = raw.demand.span();
@@ -751,7 +645,7 @@ impl Forecast {
             if c.errors.is_empty() {
                 c.error(0..0, "incomplete forecast", "here");
             }
-            return Err(InputErrors { errors: c.errors });
+            return Err(Problems::in_file(c.errors));
         };
         let forecast = Self {
             name: raw.name.unwrap_or_else(|| file.to_owned()),
@@ -772,7 +666,7 @@ impl Forecast {
 
 impl Catalogue {
     /// Parse and check a catalogue (`file` names it in messages).
-    pub fn parse(file: &str, text: &str) -> Result<Self, InputErrors> {
+    pub fn parse(file: &str, text: &str) -> Result<Self, Problems> {
         let mut c = Checker::new(file, text);
         let raw: RawCatalogue = c.syntax()?;
         let mut instances: Vec<InstanceType> = Vec::new();
@@ -821,7 +715,7 @@ impl Catalogue {
             let d = d.get_ref();
             let name = d.instance.get_ref();
             if !instances.iter().any(|i| &i.name == name) {
-                let err = InputError::at(
+                let err = Located::at(
                     file,
                     text,
                     d.instance.span(),
@@ -851,27 +745,6 @@ impl Catalogue {
     }
 }
 
-/// Add "did you mean" when a known name is close, else list the known names.
-pub(crate) fn with_suggestion<'a>(
-    err: InputError,
-    name: &str,
-    known: impl Iterator<Item = &'a str> + Clone,
-) -> InputError {
-    match closest(name, known.clone()) {
-        Some(k) => err.with_help(format!("did you mean `{k}`?")),
-        None => err.with_help(format!("known: {}", known.collect::<Vec<_>>().join(", "))),
-    }
-}
-
-/// The known name closest to `name`, if it is close (Jaro–Winkler > 0.8).
-fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    known
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(s, _)| *s > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
 fn parse_year_month(s: &str) -> Option<(i32, u32)> {
     let (y, m) = s.trim().split_once('-')?;
     let y: i32 = y.parse().ok()?;
@@ -889,7 +762,7 @@ pub struct MonthPeak {
 }
 
 /// Parse a CSV with columns `month,peak_rps` (header required).
-pub fn parse_peak_csv(file: &str, text: &str) -> Result<Vec<MonthPeak>, InputErrors> {
+pub fn parse_peak_csv(file: &str, text: &str) -> Result<Vec<MonthPeak>, Problems> {
     let mut c = Checker::new(file, text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

@@ -15,10 +15,9 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 
-pub use input::{
-    CapacitySource, Catalogue, Demand, FileRef, Forecast, InputError, InputErrors, MonthPeak,
-    parse_peak_csv,
-};
+pub use input::{CapacitySource, Catalogue, Demand, FileRef, Forecast, MonthPeak, parse_peak_csv};
+
+use crate::diagnostic::{Problems, with_suggestion};
 pub use render::{render_table, to_csv};
 
 /// Seconds in a day: daily requests ÷ this = average requests per second.
@@ -159,7 +158,7 @@ pub struct Plan {
 const FAR_OFF: f64 = 3.0;
 
 /// Compute the plan.
-pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan, InputErrors> {
+pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan, Problems> {
     let PlanInputs {
         forecast: f,
         catalogue: cat,
@@ -314,7 +313,7 @@ fn instances_for(peak: f64, planned: f64) -> u32 {
 fn pick_instance<'c>(
     f: &Forecast,
     cat: &'c Catalogue,
-) -> Result<&'c input::InstanceType, InputErrors> {
+) -> Result<&'c input::InstanceType, Problems> {
     if let Some((name, span)) = &f.instance {
         return cat.instance(name).ok_or_else(|| {
             let err = f.error_at(
@@ -325,7 +324,7 @@ fn pick_instance<'c>(
                 ),
                 "unknown instance type",
             );
-            input::with_suggestion(err, name, cat.instances.iter().map(|i| i.name.as_str())).into()
+            with_suggestion(err, name, cat.instances.iter().map(|i| i.name.as_str())).into()
         });
     }
     if let Some(t) = cat

@@ -203,7 +203,7 @@ fn plan_json_round_trips() {
     assert_eq!(back.provisioned, plan.provisioned);
 }
 
-fn rendered(e: &InputErrors) -> String {
+fn rendered(e: &Problems) -> String {
     let mut out = String::new();
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
@@ -215,10 +215,10 @@ fn rendered(e: &InputErrors) -> String {
 fn bad_files_point_at_line_and_column() {
     let text = include_str!("../../tests/fixtures/planning/bad-forecast-ratio.toml");
     let err = Forecast::parse("bad-forecast-ratio.toml", text).expect_err("ratio");
-    assert_eq!(err.errors.len(), 1);
-    assert_eq!(err.errors[0].location(), "bad-forecast-ratio.toml:3:16");
+    assert_eq!(err.errors().len(), 1);
+    assert_eq!(err.errors()[0].location(), "bad-forecast-ratio.toml:3:16");
     assert_eq!(
-        err.errors[0].message,
+        err.errors()[0].message(),
         "`daily_active` ratio must be between 0 and 100 %"
     );
     let out = rendered(&err);
@@ -227,25 +227,25 @@ fn bad_files_point_at_line_and_column() {
 
     let text = include_str!("../../tests/fixtures/planning/bad-forecast-syntax.toml");
     let err = Forecast::parse("bad-forecast-syntax.toml", text).expect_err("syntax");
-    assert_eq!(err.errors[0].location(), "bad-forecast-syntax.toml:5:1");
+    assert_eq!(err.errors()[0].location(), "bad-forecast-syntax.toml:5:1");
     assert!(
-        err.errors[0]
-            .message
+        err.errors()[0]
+            .message()
             .contains("unknown field `peak_to_avrage`"),
         "{}",
-        err.errors[0].message
+        err.errors()[0].message()
     );
     assert_eq!(
-        err.errors[0].help.as_deref(),
+        err.errors()[0].hint(),
         Some("did you mean `peak_to_average`?")
     );
 
     let text = include_str!("../../tests/fixtures/planning/bad-catalogue.toml");
     let err = Catalogue::parse("bad-catalogue.toml", text).expect_err("catalogue");
     let found: Vec<(String, Option<String>)> = err
-        .errors
+        .errors()
         .iter()
-        .map(|e| (e.location(), e.help.clone()))
+        .map(|e| (e.location(), e.hint().map(str::to_owned)))
         .collect();
     assert_eq!(
         found,
@@ -257,15 +257,18 @@ fn bad_files_point_at_line_and_column() {
             ),
         ]
     );
-    assert_eq!(err.to_string(), "2 problems in bad-catalogue.toml");
+    assert_eq!(
+        err.to_string(),
+        "`bad-catalogue.toml` is invalid: 2 problems"
+    );
 }
 
 #[track_caller]
 fn forecast_error(text: &str, location: &str, message: &str) {
     let err = Forecast::parse("f.toml", text).expect_err("must fail");
-    let e = err.errors.first().expect("one error");
+    let e = err.errors().first().expect("one error");
     assert_eq!(
-        (e.location().as_str(), e.message.as_str()),
+        (e.location().as_str(), e.message()),
         (location, message),
         "{err:?}"
     );
@@ -315,19 +318,16 @@ fn unknown_instance_in_forecast_is_located() {
         capacity: &cap,
     })
     .expect_err("unknown");
-    assert_eq!(err.errors[0].location(), "f.toml:5:12");
-    assert_eq!(
-        err.errors[0].help.as_deref(),
-        Some("did you mean `app-large`?")
-    );
+    assert_eq!(err.errors()[0].location(), "f.toml:5:12");
+    assert_eq!(err.errors()[0].hint(), Some("did you mean `app-large`?"));
 }
 
 #[test]
 fn bad_peak_csv_rows_are_located() {
     let err = parse_peak_csv("p.csv", "month,peak_rps\n1,10\n2,many\n").expect_err("bad");
-    assert_eq!(err.errors[0].location(), "p.csv:3:1");
+    assert_eq!(err.errors()[0].location(), "p.csv:3:1");
     let err = parse_peak_csv("p.csv", "month,rps\n1,10\n").expect_err("header");
-    assert!(err.errors[0].message.contains("`month` and `peak_rps`"));
+    assert!(err.errors()[0].message().contains("`month` and `peak_rps`"));
 }
 
 #[test]

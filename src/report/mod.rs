@@ -17,6 +17,7 @@ pub mod junit;
 pub mod pages;
 pub mod plot;
 pub mod summary;
+pub mod units;
 
 /// One output format.
 pub trait Exporter {

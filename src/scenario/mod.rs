@@ -26,12 +26,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub mod diagnostic;
 pub mod model;
 mod raw;
 mod validate;
 
-pub use diagnostic::{ScenarioError, ScenarioErrors};
+pub use crate::diagnostic::{Located, Problems};
 use model::Scenario;
 
 /// Hold of the single stage written with the `users`/`rate` shorthand when only `iterations`
@@ -74,20 +73,20 @@ impl std::str::FromStr for Override {
 }
 
 /// Read, parse and validate the scenario file at `path`; feeder paths are relative to its folder.
-pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioErrors> {
+pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, Problems> {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
             let empty: Arc<str> = Arc::from("");
-            let err = ScenarioError::new(
+            let err = Located::new(
                 &name,
                 &empty,
                 0..0,
                 format!("cannot read scenario file: {e}"),
                 "cannot read this file",
             );
-            return Err(ScenarioErrors::new(&name, vec![err]));
+            return Err(Problems::new(format!("scenario `{name}`"), vec![err]));
         }
     };
     let base_dir = path.parent().unwrap_or(Path::new("."));
@@ -101,7 +100,7 @@ pub fn parse(
     text: &str,
     base_dir: &Path,
     overrides: &[Override],
-) -> Result<Scenario, ScenarioErrors> {
+) -> Result<Scenario, Problems> {
     validate::parse(path, text, base_dir, overrides)
 }
 
@@ -111,11 +110,11 @@ mod tests {
 
     use std::time::Duration;
 
-    use super::{Override, ScenarioErrors, load, parse};
+    use super::{Override, Problems, load, parse};
     use crate::results::ArrivalUnit;
     use crate::scenario::model::{
-        Body, CaptureSource, Check, Comparison, FeederMode, LatencyStat, LoadModel, Method, OnEnd,
-        Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
+        Body, CaptureSource, Check, FeederMode, HttpMethod, LatencyStat, LoadModel, OnEnd,
+        Operator, Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
     };
     use crate::template::RenderContext;
 
@@ -133,7 +132,7 @@ mod tests {
         out
     }
 
-    fn show(e: &ScenarioErrors) -> String {
+    fn show(e: &Problems) -> String {
         e.errors().iter().map(|x| format!("{x}\n")).collect()
     }
 
@@ -241,7 +240,7 @@ mod tests {
                     .unwrap_or_else(|| panic!("no SLA covers `{scope}`"));
                 let want = match (t.name.as_str(), r.method) {
                     ("stats", _) => 2_000_000.0,
-                    (_, Method::Get) => 200_000.0,
+                    (_, HttpMethod::Get) => 200_000.0,
                     _ => 500_000.0,
                 };
                 assert_eq!(sla.metric, SlaMetric::Latency(LatencyStat::P95), "{scope}");
@@ -254,7 +253,7 @@ mod tests {
             && x.abort));
         assert!(s.slas.iter().any(
             |x| x.metric == SlaMetric::Server("cache_hit_ratio".to_owned())
-                && x.comparison == Comparison::Ge
+                && x.comparison == Operator::Ge
                 && x.threshold == 0.8
         ));
     }
@@ -262,7 +261,7 @@ mod tests {
     /// Load a bad fixture and compare its problems, in order, with `(line, column, text in the
     /// message)`.
     #[track_caller]
-    fn check(file: &str, expect: &[(usize, usize, &str)]) -> ScenarioErrors {
+    fn check(file: &str, expect: &[(usize, usize, &str)]) -> Problems {
         let path = root().join("tests/fixtures/scenarios/bad").join(file);
         let Err(e) = load(&path, &[]) else {
             panic!("{file} should be invalid");
@@ -286,7 +285,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn hint(e: &ScenarioErrors, i: usize, text: &str) {
+    fn hint(e: &Problems, i: usize, text: &str) {
         let h = e.errors()[i].hint().unwrap_or_default();
         assert!(h.contains(text), "hint `{h}` lacks `{text}`");
     }
@@ -568,13 +567,13 @@ mod tests {
         let t = &s.transactions[0];
         assert_eq!((t.name.as_str(), t.weight), ("home", 1));
         let r = &t.requests[0];
-        assert_eq!((r.name.as_str(), r.method), ("GET /", Method::Get));
+        assert_eq!((r.name.as_str(), r.method), ("GET /", HttpMethod::Get));
         assert!(r.checks.is_empty() && r.captures.is_empty() && r.body.is_none());
         assert_eq!(s.slas[0].name, "overall p99 < 250ms");
         assert_eq!(s.slas[0].threshold, 250_000.0);
-        assert_eq!(s.slas[0].comparison, Comparison::Lt);
+        assert_eq!(s.slas[0].comparison, Operator::Lt);
         assert_eq!(s.slas[1].name, "overall throughput >= 100");
-        assert_eq!(s.slas[1].comparison, Comparison::Ge);
+        assert_eq!(s.slas[1].comparison, Operator::Ge);
     }
 
     #[test]
@@ -622,7 +621,7 @@ mod tests {
         );
         let r = &t.requests[0];
         assert_eq!(r.name, "POST /users/{{user_id}}");
-        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.method, HttpMethod::Post);
         let vars = vec![
             Some("7".to_owned()),
             Some("q\"x@example.com".to_owned()),
@@ -698,7 +697,7 @@ mod tests {
         assert_eq!(sla.metric, SlaMetric::Latency(LatencyStat::P99_9));
         assert_eq!(
             (sla.threshold, sla.comparison, sla.abort),
-            (1_500_000.0, Comparison::Le, true)
+            (1_500_000.0, Operator::Le, true)
         );
         assert_eq!(sla.threshold_text, "1.5s");
         assert_eq!(s.slas[1].scope, SlaScope::Transaction("signup".to_owned()));
@@ -785,7 +784,10 @@ mod tests {
             (None, Some(1000))
         );
         let r = &s.transactions[0].requests[0];
-        assert_eq!((r.method, r.name.as_str()), (Method::Head, "HEAD /ping"));
+        assert_eq!(
+            (r.method, r.name.as_str()),
+            (HttpMethod::Head, "HEAD /ping")
+        );
         assert!(matches!(r.body, Some(Body::Raw(_))));
     }
 
@@ -911,7 +913,7 @@ mod tests {
     #[test]
     fn errors_cross_threads() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
-        assert_send_sync::<ScenarioErrors>();
+        assert_send_sync::<Problems>();
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub struct Transaction {
 /// HTTP methods a request may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
-pub enum Method {
+pub enum HttpMethod {
     Get,
     Post,
     Put,
@@ -148,8 +148,8 @@ pub enum Method {
 pub struct RequestSpec {
     /// Name, unique within its transaction (default: `METHOD path`).
     pub name: String,
-    /// Method.
-    pub method: Method,
+    /// HTTP method.
+    pub method: HttpMethod,
     /// Path (joined to the base URL) or absolute URL, templated.
     pub url: Template,
     /// Extra headers.
@@ -314,14 +314,14 @@ pub enum SlaMetric {
 /// How actual compares to threshold for the SLA to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
-pub enum Comparison {
+pub enum Operator {
     Lt,
     Le,
     Gt,
     Ge,
 }
 
-impl Comparison {
+impl Operator {
     /// The operator as text.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -352,8 +352,8 @@ pub struct Sla {
     pub scope: SlaScope,
     /// Which number.
     pub metric: SlaMetric,
-    /// Comparison.
-    pub comparison: Comparison,
+    /// Operator.
+    pub comparison: Operator,
     /// Threshold in the metric's base unit.
     pub threshold: f64,
     /// Threshold as written.

@@ -17,7 +17,7 @@ use crate::results::{
     RunStatus, SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, SecondSample,
     SerializedHistogram, StageRecord, new_histogram,
 };
-use crate::scenario::model::{Comparison, LatencyStat, Sla, SlaMetric, SlaScope};
+use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 
 /// Where the committed sample lives, relative to the crate root.
 pub(crate) const SAMPLE_PATH: &str = "tests/fixtures/results/sample.json";
@@ -142,7 +142,7 @@ fn latency_sla(name: &str, scope: SlaScope, stat: LatencyStat, ms: f64) -> Sla {
         name: name.into(),
         scope,
         metric: SlaMetric::Latency(stat),
-        comparison: Comparison::Lt,
+        comparison: Operator::Lt,
         threshold: ms * 1000.0,
         threshold_text: format!("{ms}ms"),
         abort: false,
@@ -190,7 +190,7 @@ pub(crate) fn closed_spec() -> Spec {
                 name: "overall error rate < 0.5%".into(),
                 scope: SlaScope::Overall,
                 metric: SlaMetric::ErrorRate,
-                comparison: Comparison::Lt,
+                comparison: Operator::Lt,
                 threshold: 0.005,
                 threshold_text: "0.5%".into(),
                 abort: true,
@@ -211,7 +211,7 @@ pub(crate) fn closed_spec() -> Spec {
                 name: "overall throughput >= 10/s".into(),
                 scope: SlaScope::Overall,
                 metric: SlaMetric::Throughput,
-                comparison: Comparison::Ge,
+                comparison: Operator::Ge,
                 threshold: 10.0,
                 threshold_text: "10/s".into(),
                 abort: false,

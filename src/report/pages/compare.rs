@@ -14,12 +14,11 @@ use crate::compare::{
     Comparison, Gate, Method, MetricComparison, RunRef, ScopeComparison, ScopeRef, Unit, Verdict,
 };
 use crate::report::html::{
-    Cell, Chart, Fact, HtmlError, LegendItem, Verdict as Banner, chart, fmt_time, kind_name,
+    Cell, Chart, Fact, HtmlError, LegendItem, Verdict as Banner, chart, kind_name,
     percentile_points,
 };
-use crate::report::plot::{
-    self, BLUE, GREEN, IntervalRow, Line, ORANGE, VERMILLION, fmt_count, fmt_ratio, fmt_secs,
-};
+use crate::report::plot::{self, BLUE, GREEN, IntervalRow, Line, ORANGE, VERMILLION};
+use crate::report::units::{fmt_count, fmt_ratio, fmt_secs, fmt_time};
 use crate::results::{RunResults, ScopeResults};
 
 const TEMPLATE: &str = include_str!("../../../templates/compare.html.tera");
@@ -199,7 +198,7 @@ fn floor_text(m: &MetricComparison) -> String {
 fn level(c: &Comparison) -> String {
     format!(
         "{} %{}",
-        crate::report::pages::fmt_num(c.options.confidence * 100.0),
+        crate::report::units::fmt_num(c.options.confidence * 100.0),
         if c.options.simultaneous {
             " simultaneous"
         } else {

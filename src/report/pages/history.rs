@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use super::fmt_num;
 use crate::compare::{Metric, Unit};
 use crate::history::{ChangePoint, History, MetricSeries};
 use crate::report::html::{
-    Cell, Chart, Fact, HtmlError, LegendItem, MAX_ROWS, Verdict as Banner, chart, fmt_time,
+    Cell, Chart, Fact, HtmlError, LegendItem, MAX_ROWS, Verdict as Banner, chart,
 };
 use crate::report::plot::{self, BLUE, Line, ORANGE, Rule, VERMILLION, XyChart, YUnit};
+use crate::report::units::{self, fmt_num, fmt_time};
 
 const TEMPLATE: &str = include_str!("../../../templates/history.html.tera");
 
@@ -149,7 +149,7 @@ fn worse(metric: Metric, before: f64, after: f64) -> bool {
 }
 
 fn signed_pct(r: f64) -> String {
-    let text = plot::fmt_ratio(r.abs());
+    let text = units::fmt_ratio(r.abs());
     if r < 0.0 {
         format!("−{text}")
     } else {

@@ -9,13 +9,12 @@
 
 use serde::Serialize;
 
-use super::{fmt_money, fmt_num};
 use crate::planning::{MonthPlan, Plan, group};
 use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart};
 use crate::report::plot::{
     self, BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
-    fmt_count, fmt_rate,
 };
+use crate::report::units::{fmt_count, fmt_money, fmt_num, fmt_rate};
 
 const TEMPLATE: &str = include_str!("../../../templates/plan.html.tera");
 

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::scenario::diagnostic::did_you_mean;
+use crate::diagnostic::did_you_mean;
 use crate::scenario::raw::{NumOrStr, RawCompare, RawValue};
 use crate::settings::{CompareSettings, MIN_RESAMPLES, Metric};
 use crate::values::{

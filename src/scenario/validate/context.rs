@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::scenario::diagnostic::ScenarioError;
+use crate::diagnostic::Located;
 use crate::template::VarTable;
 
 /// Where spans point: the scenario file, or one of the `--set` flags appended after it.
@@ -28,19 +28,19 @@ pub(super) struct Region {
 }
 
 impl Sources {
-    fn error(&self, span: Range<usize>, message: String, label: String) -> (Order, ScenarioError) {
+    fn error(&self, span: Range<usize>, message: String, label: String) -> (Order, Located) {
         for r in &self.overrides {
             if span.start >= r.start && span.start <= r.end {
                 let local = span.start - r.start..span.end.min(r.end).saturating_sub(r.start);
                 return (
                     (1, span.start),
-                    ScenarioError::new(&r.name, &r.text, local, message, label),
+                    Located::new(&r.name, &r.text, local, message, label),
                 );
             }
         }
         (
             (0, span.start),
-            ScenarioError::new(&self.file_name, &self.file, span, message, label),
+            Located::new(&self.file_name, &self.file, span, message, label),
         )
     }
 }
@@ -53,7 +53,7 @@ pub(super) type Order = (u8, usize);
 pub(super) struct Ctx<'a> {
     pub(super) sources: &'a Sources,
     pub(super) combined: &'a str,
-    pub(super) errors: Vec<(Order, ScenarioError)>,
+    pub(super) errors: Vec<(Order, Located)>,
     /// `(start of the enclosing table's span, key)` of keys dropped after a shape error.
     pub(super) removed: HashSet<(usize, String)>,
     pub(super) vars: VarTable,
@@ -85,7 +85,7 @@ impl Ctx<'_> {
         self.errors.push((rank, e));
     }
 
-    pub(super) fn push(&mut self, e: ScenarioError) {
+    pub(super) fn push(&mut self, e: Located) {
         let n = self.errors.len();
         self.errors.push(((2, n), e));
     }

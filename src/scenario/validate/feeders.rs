@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use crate::scenario::diagnostic::ScenarioError;
+use crate::diagnostic::Located;
 use crate::scenario::model::{Feeder, FeederMode, OnEnd};
 use crate::scenario::raw::RawFeeder;
 use crate::template::BUILTINS;
@@ -140,7 +140,7 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            ctx.push(ScenarioError::new(
+            ctx.push(Located::new(
                 &name,
                 &text,
                 0..0,
@@ -153,7 +153,7 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
     let columns: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
     if columns.iter().all(String::is_empty) {
         ctx.push(
-            ScenarioError::new(
+            Located::new(
                 &name,
                 &text,
                 line_span(0),
@@ -172,7 +172,7 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
             } else {
                 format!("column `{c}` twice")
             };
-            ctx.push(ScenarioError::new(
+            ctx.push(Located::new(
                 &name,
                 &text,
                 line_span(0),
@@ -206,12 +206,13 @@ fn read_csv(ctx: &mut Ctx<'_>, path: &Spanned<String>, full: &Path) -> Option<Cs
                     _ => (0, format!("malformed CSV: {e}")),
                 };
                 ctx.push(
-                    ScenarioError::new(&name, &text, line_span(offset), message, "this row")
-                        .with_help(format!(
+                    Located::new(&name, &text, line_span(offset), message, "this row").with_help(
+                        format!(
                             "feeder `{}` of the scenario reads this file; every row needs one \
                              value per header column",
                             path.get_ref()
-                        )),
+                        ),
+                    ),
                 );
                 bad = true;
             }

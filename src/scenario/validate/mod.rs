@@ -29,8 +29,8 @@ use std::sync::Arc;
 use sha2::Digest as _;
 use toml::de::DeTable;
 
+use crate::diagnostic::{Located, Problems};
 use crate::scenario::Override;
-use crate::scenario::diagnostic::{ScenarioError, ScenarioErrors};
 use crate::scenario::model::Scenario;
 use crate::scenario::raw::RawScenario;
 use crate::template::VarTable;
@@ -52,7 +52,7 @@ pub(crate) fn parse(
     text: &str,
     base_dir: &Path,
     overrides: &[Override],
-) -> Result<Scenario, ScenarioErrors> {
+) -> Result<Scenario, Problems> {
     let file_name = path.display().to_string();
     // `--set` values are appended to the file text so every span lives in one address space;
     // `Sources` maps spans past the file back to the flag they came from.
@@ -113,9 +113,12 @@ pub(crate) fn parse(
     }
 }
 
-fn finish(file: &str, mut errors: Vec<(Order, ScenarioError)>) -> ScenarioErrors {
+fn finish(file: &str, mut errors: Vec<(Order, Located)>) -> Problems {
     errors.sort_by_key(|(order, _)| *order);
-    ScenarioErrors::new(file, errors.into_iter().map(|(_, e)| e).collect())
+    Problems::new(
+        format!("scenario `{file}`"),
+        errors.into_iter().map(|(_, e)| e).collect(),
+    )
 }
 
 fn promote(ctx: &mut Ctx<'_>, path: &Path, text: &str, raw: RawScenario) -> Option<Scenario> {

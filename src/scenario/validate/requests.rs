@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::scenario::model::{Body, Method, RequestSpec, Transaction};
+use crate::scenario::model::{Body, HttpMethod, RequestSpec, Transaction};
 use crate::scenario::raw::{RawRequest, RawTransaction, RawValue};
 use crate::template::{BUILTINS, Escape, Template};
 
@@ -216,15 +216,15 @@ fn promote_request(ctx: &mut Ctx<'_>, r: &Spanned<RawRequest>) -> Option<Request
     let r = r.get_ref();
     let method = match &r.method {
         Some(m) => match choice(ctx, m, "method", METHODS)? {
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "PATCH" => Method::Patch,
-            "DELETE" => Method::Delete,
-            "HEAD" => Method::Head,
-            "OPTIONS" => Method::Options,
-            _ => Method::Get,
+            "POST" => HttpMethod::Post,
+            "PUT" => HttpMethod::Put,
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            "HEAD" => HttpMethod::Head,
+            "OPTIONS" => HttpMethod::Options,
+            _ => HttpMethod::Get,
         },
-        None => Method::Get,
+        None => HttpMethod::Get,
     };
     let url = match (&r.path, &r.url) {
         (Some(p), Some(u)) => {

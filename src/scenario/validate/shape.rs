@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use crate::scenario::diagnostic::did_you_mean;
+use crate::diagnostic::did_you_mean;
 use crate::scenario::raw::RawScenario;
 
 use super::context::Ctx;

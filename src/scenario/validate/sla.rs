@@ -8,8 +8,8 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::scenario::diagnostic::did_you_mean;
-use crate::scenario::model::{Comparison, LatencyStat, Sla, SlaMetric, SlaScope};
+use crate::diagnostic::did_you_mean;
+use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 use crate::scenario::raw::{NumOrStr, RawSla, RawTarget, RawTransaction};
 
 use super::context::Ctx;
@@ -136,10 +136,10 @@ pub(super) fn promote_slas(
         };
         let comparison = match (&s.comparison, &metric) {
             (Some(c), _) => match c.get_ref().trim() {
-                "<" => Some(Comparison::Lt),
-                "<=" => Some(Comparison::Le),
-                ">" => Some(Comparison::Gt),
-                ">=" => Some(Comparison::Ge),
+                "<" => Some(Operator::Lt),
+                "<=" => Some(Operator::Le),
+                ">" => Some(Operator::Gt),
+                ">=" => Some(Operator::Ge),
                 other => {
                     ctx.err(
                         c.span(),
@@ -149,8 +149,8 @@ pub(super) fn promote_slas(
                     None
                 }
             },
-            (None, Some(SlaMetric::Throughput)) => Some(Comparison::Ge),
-            (None, _) => Some(Comparison::Lt),
+            (None, Some(SlaMetric::Throughput)) => Some(Operator::Ge),
+            (None, _) => Some(Operator::Lt),
         };
         let (Some(scope), Some(metric), Some((threshold, threshold_text)), Some(comparison)) =
             (scope, metric, threshold, comparison)

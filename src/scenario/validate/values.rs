@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::scenario::diagnostic::did_you_mean;
+use crate::diagnostic::did_you_mean;
 use crate::scenario::model::ThinkTime;
 use crate::scenario::raw::{Entries, Text};
 use crate::template::{BUILTINS, Escape, Template, TemplateError};
