@@ -175,7 +175,7 @@ mod tests {
             run(&[forecast, "--out", out]),
             Ok(Outcome::Passed)
         ));
-        let plan: planning::Plan = serde_json::from_str(
+        let plan: planning::CostPlan = serde_json::from_str(
             &std::fs::read_to_string(dir.path().join("plan.json")).expect("json"),
         )
         .expect("plan");
@@ -220,7 +220,7 @@ mod tests {
             run(&[f, "--out", out.to_str().expect("utf8")]),
             Ok(Outcome::Passed)
         ));
-        let plan: planning::Plan =
+        let plan: planning::CostPlan =
             serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).expect("json"))
                 .expect("plan");
         assert!(plan.capacity.source.contains("capacity.json"));

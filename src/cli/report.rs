@@ -10,7 +10,7 @@ use kneepoint::compare::Comparison;
 use kneepoint::error::chain;
 use kneepoint::history::History;
 use kneepoint::output;
-use kneepoint::planning::Plan;
+use kneepoint::planning::CostPlan;
 use kneepoint::report::html::{
     HtmlReport, render_capacity, render_compare, render_history, render_html, render_plan,
 };
@@ -119,7 +119,7 @@ impl ReportArgs {
                 render_capacity(&report).map_err(render_failure)?
             }
             Kind::Plan => {
-                let plan: Plan =
+                let plan: CostPlan =
                     serde_json::from_str(&text).map_err(|e| invalid("plan.json", e))?;
                 render_plan(&plan).map_err(render_failure)?
             }

@@ -8,7 +8,7 @@
 //!
 //! Invariant: no I/O and no clock. Files are read by the caller and handed in as text
 //! ([`Forecast::parse`], [`Catalogue::parse`], [`parse_peak_csv`]); outputs are values and
-//! bytes ([`Plan`], [`to_csv`], [`render_table`]).
+//! bytes ([`CostPlan`], [`to_csv`], [`render_table`]).
 
 pub mod input;
 pub mod render;
@@ -131,7 +131,7 @@ pub struct Provisioned {
 
 /// The `plan.json` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct CostPlan {
     /// Format version.
     pub schema_version: u32,
     /// Forecast name.
@@ -158,7 +158,7 @@ pub struct Plan {
 const FAR_OFF: f64 = 3.0;
 
 /// Compute the plan.
-pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan, Problems> {
+pub fn plan(inputs: &PlanInputs<'_>) -> Result<CostPlan, Problems> {
     let PlanInputs {
         forecast: f,
         catalogue: cat,
@@ -271,7 +271,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Plan, Problems> {
     };
     let derivation = derivation(f, &basis, months.first());
     let warnings = warnings(f, cat, &months, provisioned.as_ref());
-    Ok(Plan {
+    Ok(CostPlan {
         schema_version: PLAN_SCHEMA_VERSION,
         name: f.name.clone(),
         currency: cat.currency.clone(),

@@ -1,14 +1,14 @@
 //! A plan as a terminal table and as CSV bytes.
 //!
-//! Invariant: renders only what is in the [`Plan`]; the CSV has one row per month with the
+//! Invariant: renders only what is in the [`CostPlan`]; the CSV has one row per month with the
 //! same cost columns in every row.
 
 use std::fmt::Write as _;
 
-use super::{Plan, group};
+use super::{CostPlan, group};
 
 /// The plan as CSV: one row per month, a column per cost line item, then the total.
-pub fn to_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
+pub fn to_csv(plan: &CostPlan) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = [
         "month",
@@ -58,7 +58,7 @@ pub fn to_csv(plan: &Plan) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// The plan as a terminal table with the derivation and warnings.
-pub fn render_table(plan: &Plan) -> String {
+pub fn render_table(plan: &CostPlan) -> String {
     let cur = &plan.currency;
     let mut out = String::new();
     let _ = writeln!(out, "plan: {}", plan.name);

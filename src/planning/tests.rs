@@ -1,4 +1,4 @@
-//! Plan arithmetic on hand-computed cases, and located errors for bad files.
+//! Cost plan arithmetic on hand-computed cases, and located errors for bad files.
 
 use super::*;
 
@@ -193,7 +193,7 @@ fn plan_json_round_trips() {
     })
     .expect("plan");
     let json = serde_json::to_string(&plan).expect("json");
-    let back: Plan = serde_json::from_str(&json).expect("back");
+    let back: CostPlan = serde_json::from_str(&json).expect("back");
     // serde_json may differ in the last bit of a float, so compare what a reader uses.
     assert_eq!(back.months.len(), plan.months.len());
     assert_eq!(back.months[0].instances, 2);

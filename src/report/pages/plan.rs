@@ -1,4 +1,4 @@
-//! The plan page: a [`Plan`] (`plan.json`) as one offline HTML file.
+//! The plan page: a [`CostPlan`] (`plan.json`) as one offline HTML file.
 //!
 //! Shows, per month, average and peak requests per second, instances needed, database
 //! connections against the limit and the cost per line item, with charts of cost, demand and
@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::planning::{MonthPlan, Plan, group};
+use crate::planning::{MonthPlan, CostPlan, group};
 use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart};
 use crate::report::plot::{
     self, BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
@@ -22,7 +22,7 @@ const TEMPLATE: &str = include_str!("../../../templates/plan.html.tera");
 pub const FILE_NAME: &str = "plan.html";
 
 /// Render the plan page.
-pub fn render_plan(plan: &Plan) -> Result<String, HtmlError> {
+pub fn render_plan(plan: &CostPlan) -> Result<String, HtmlError> {
     let page = Page::build(plan)?;
     crate::report::html::render_page(("plan.html", TEMPLATE), &page)
 }
@@ -59,7 +59,7 @@ struct MonthRow {
 }
 
 impl Page {
-    fn build(p: &Plan) -> Result<Self, HtmlError> {
+    fn build(p: &CostPlan) -> Result<Self, HtmlError> {
         let has_users = p.months.iter().any(|m| m.users.is_some());
         let cost_heads: Vec<String> = p
             .months
@@ -105,7 +105,7 @@ fn range<T: PartialEq>(first: T, last: T, f: impl Fn(&T) -> String) -> String {
     }
 }
 
-fn cards(p: &Plan) -> Vec<Card> {
+fn cards(p: &CostPlan) -> Vec<Card> {
     let (Some(first), Some(last)) = (p.months.first(), p.months.last()) else {
         return Vec::new();
     };
@@ -180,7 +180,7 @@ fn cards(p: &Plan) -> Vec<Card> {
     cards
 }
 
-fn basis(p: &Plan) -> Vec<Fact> {
+fn basis(p: &CostPlan) -> Vec<Fact> {
     let b = &p.capacity;
     vec![
         Fact::new("Capacity per instance", fmt_rate(b.rps_per_instance)),
@@ -212,7 +212,7 @@ fn cost_color(i: usize) -> plotters::style::RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn charts(p: &Plan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> {
+fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> {
     if p.months.is_empty() {
         return Ok(Vec::new());
     }
@@ -445,7 +445,7 @@ fn keep_rule(at: f64, top: f64, notes: &mut Vec<String>, note: impl FnOnce() -> 
     keep
 }
 
-fn month_row(p: &Plan, m: &MonthPlan, has_users: bool) -> MonthRow {
+fn month_row(p: &CostPlan, m: &MonthPlan, has_users: bool) -> MonthRow {
     let opt = |v: Option<f64>, d: usize| match v {
         Some(v) => Cell::new(group(v, d), v),
         None => Cell::new("–", f64::MIN),
@@ -486,7 +486,7 @@ mod tests {
     use super::*;
     use crate::planning::{Catalogue, Forecast, PlanInputs, ResolvedCapacity, plan};
 
-    fn example() -> Plan {
+    fn example() -> CostPlan {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/capacity/");
         let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).expect("example file");
         let forecast =
@@ -505,7 +505,7 @@ mod tests {
         .expect("plans")
     }
 
-    fn render(p: &Plan) -> String {
+    fn render(p: &CostPlan) -> String {
         render_plan(p).expect("renders")
     }
 
