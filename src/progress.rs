@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::plan::Plan;
 use crate::recorder::Live;
 use crate::scenario::HOLD_UNTIL_CAP;
+use crate::settings::Unit;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ impl ProgressSink {
             "{stage} | {rps} req/s | p95 {p95} | {requests} requests, {errors} errors",
             stage = self.names.get(live.stage).map_or("-", String::as_str),
             rps = live.rps,
-            p95 = format_us(live.p95_us),
+            p95 = us(live.p95_us),
             requests = live.requests,
             errors = live.errors,
         );
@@ -117,27 +118,20 @@ impl ProgressSink {
     }
 }
 
-/// µs as a short human duration (`850µs`, `12.3ms`, `1.20s`).
-pub(crate) fn format_us(us: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let v = us as f64;
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", v / 1e3)
-    } else {
-        format!("{:.2}s", v / 1e6)
-    }
+/// µs for people, as every other latency kneepoint prints (`850 µs`, `12.3 ms`, `1.20 s`).
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn us(us: u64) -> String {
+    Unit::Microseconds.format(us as f64)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::format_us;
+    use super::us;
 
     #[test]
-    fn human_durations() {
-        assert_eq!(format_us(850), "850µs");
-        assert_eq!(format_us(12_345), "12.3ms");
-        assert_eq!(format_us(1_204_000), "1.20s");
+    fn latencies_read_as_everywhere_else() {
+        assert_eq!(us(850), "850 µs");
+        assert_eq!(us(12_345), "12.3 ms");
+        assert_eq!(us(1_204_000), "1.20 s");
     }
 }

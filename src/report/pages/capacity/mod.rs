@@ -482,8 +482,7 @@ fn latency_limits(r: &CapacityReport) -> Vec<(String, f64)> {
         .map(|(names, us)| match names.as_slice() {
             [one] => (format!("SLA {one}"), us),
             _ => {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let at = crate::progress::format_us(us.round() as u64);
+                let at = crate::report::units::fmt_us(us);
                 (format!("{} latency SLAs at {at}", names.len()), us)
             }
         })
