@@ -9,7 +9,14 @@ use crate::scenario::model::Scenario;
 use crate::{Failure, Outcome};
 
 pub mod capacity;
+pub mod compare;
+pub mod history;
+pub mod merge;
+pub mod plan;
+pub mod report;
 pub mod run;
+pub mod stack;
+pub mod validate;
 
 /// Where a command's scenario comes from: the file, its `--set` overrides and a `--target`.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +80,13 @@ pub async fn start_reference_stack(
         }
     }
     Ok(stack)
+}
+
+/// Write `files` into `dir` through the one writer; a file that cannot be written fails the
+/// command (3).
+fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, Failure> {
+    crate::output::write_files(dir, files)
+        .map_err(|e| Failure::run(miette::miette!("{}", crate::error::chain(&e))))
 }
 
 /// Where results go by default: `reports/<scenario>-<UTC time>`.
