@@ -757,7 +757,16 @@ async fn start_containers(
     };
     let base_url = format!("http://{LOOPBACK}:{service_port}");
     let budget = opts.startup_timeout.saturating_sub(clock.elapsed());
-    wait_ready(&service, &base_url, budget).await?;
+    let svc = &service;
+    super::poll_ready(
+        "docker",
+        &base_url,
+        budget,
+        Duration::from_millis(150),
+        move |when| async move { exited(svc, &when).await },
+        || log_tail(svc),
+    )
+    .await?;
 
     Ok(Containers {
         metrics_url: format!("{base_url}/metrics"),
@@ -796,41 +805,6 @@ async fn host_port<I: testcontainers_modules::testcontainers::Image>(
             chain(&err)
         ))
     })
-}
-
-/// Poll `/ready` from the host until it answers 200, the container exits or `budget` runs out.
-async fn wait_ready(
-    service: &ContainerAsync<GenericImage>,
-    base_url: &str,
-    budget: Duration,
-) -> Result<(), StackError> {
-    let url = format!("{base_url}/ready");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        // A proxy from the environment must not see (or break) loopback traffic.
-        .no_proxy()
-        .build()
-        .map_err(|err| start_failed(format!("cannot build an HTTP client: {err}")))?;
-    let clock = Instant::now();
-    loop {
-        let last = match http.get(&url).send().await {
-            Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
-            Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(err) => chain(&err),
-        };
-        if let Some(exited) = exited(service, &format!("before {url} answered 200")).await {
-            return Err(exited);
-        }
-        if clock.elapsed() >= budget {
-            return Err(StackError::NotReady {
-                url,
-                waited: clock.elapsed(),
-                last,
-                logs: log_tail(service).await,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
 }
 
 /// The error for a service container that is no longer running, with its exit code and last
@@ -975,6 +949,25 @@ mod tests {
         Ok(format!("{containers}{networks}"))
     }
 
+    /// Fails, naming them, when objects of the run are still there; `when` says after what
+    /// (`" after stop"`).
+    fn nothing_left(run_id: &str, when: &str) -> anyhow::Result<()> {
+        let left = leftovers(run_id)?;
+        ensure!(left.is_empty(), "left behind{when}: {left}");
+        Ok(())
+    }
+
+    /// Drop a started stack and check that what it had created went with it.
+    fn dropping_leaves_nothing(stack: stack::Stack, when: &str) -> anyhow::Result<()> {
+        let id = stack.id().to_owned();
+        ensure!(
+            !leftovers(&id)?.is_empty(),
+            "the run has no labelled objects"
+        );
+        drop(stack);
+        nothing_left(&id, when)
+    }
+
     /// The host addresses a container's ports are published on, per `docker inspect`.
     fn published_host_ips(container: &str) -> anyhow::Result<Vec<String>> {
         let json = docker_cli(&[
@@ -1105,9 +1098,7 @@ mod tests {
             let result = checks.await;
             stack.stop().await;
             result?;
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after stop: {left}");
-            Ok(())
+            nothing_left(&id, " after stop")
         })
         .await
     }
@@ -1116,16 +1107,7 @@ mod tests {
     async fn dropping_a_docker_stack_removes_containers_and_network() -> anyhow::Result<()> {
         bounded(async {
             let opts = options(local_images(fake_service_image().await?)?);
-            let stack = stack::start(&opts).await?;
-            let id = stack.id().to_owned();
-            ensure!(
-                !leftovers(&id)?.is_empty(),
-                "the run has no labelled objects"
-            );
-            drop(stack);
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after drop: {left}");
-            Ok(())
+            dropping_leaves_nothing(stack::start(&opts).await?, " after drop")
         })
         .await
     }
@@ -1141,18 +1123,7 @@ mod tests {
             Ok(stack::start(&opts).await?)
         }))?;
         drop(runtime);
-        let id = stack.id().to_owned();
-        ensure!(
-            !leftovers(&id)?.is_empty(),
-            "the run has no labelled objects"
-        );
-        drop(stack);
-        let left = leftovers(&id)?;
-        ensure!(
-            left.is_empty(),
-            "left behind after a drop outside a runtime: {left}"
-        );
-        Ok(())
+        dropping_leaves_nothing(stack, " after a drop outside a runtime")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1168,9 +1139,7 @@ mod tests {
                 Err(err) => err.to_string(),
             };
             ensure!(err.contains("service container exited"), "{err}");
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after a failed start: {left}");
-            Ok(())
+            nothing_left(&id, " after a failed start")
         })
         .await
     }
@@ -1231,9 +1200,7 @@ mod tests {
             postgres.rm().await?;
             redis.rm().await?;
             remove_run(&docker, &run.id).await?;
-            let left = leftovers(&run.id)?;
-            ensure!(left.is_empty(), "left behind: {left}");
-            Ok(())
+            nothing_left(&run.id, "")
         })
         .await
     }
