@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::merge::join_numbers;
 use crate::results::ShardInfo;
 use crate::scenario::model::{FeederMode, LoadModel, Scenario, Stage};
 
@@ -220,7 +221,7 @@ pub enum ShardError {
     /// Not every shard reached the barrier in time.
     #[error(
         "waited {waited_s:.0} s at the barrier `{}`; shards {} never arrived",
-        dir.display(), join(missing)
+        dir.display(), join_numbers(missing)
     )]
     #[diagnostic(help(
         "check that those workers started and share the folder; raise the barrier timeout if \
@@ -234,14 +235,6 @@ pub enum ShardError {
         /// 1-based numbers of the shards that did not arrive.
         missing: Vec<u32>,
     },
-}
-
-fn join(numbers: &[u32]) -> String {
-    numbers
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The part of `scenario` that `shard` runs. Everything not listed here is copied unchanged

@@ -1,7 +1,7 @@
 //! `kneepoint merge`: read shard results, merge them exactly, write the merged outputs, and exit
 //! as `kneepoint run` would for the merged run (0 pass, 1 SLA breached, 3 a shard failed).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::report::{core_exporters, summary, write_all};
@@ -60,7 +60,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Outcome, Failure> {
         .and_then(|p| p.parent())
         .unwrap_or(&opts.out);
     if !opts.quiet {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = super::color();
         let mut text = summary::render_summary(&merged, color);
         text.push_str(&format!(
             "\nmerged {} results ({} shards) into {}\n",

@@ -89,6 +89,12 @@ fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, Fail
         .map_err(|e| Failure::run(miette::miette!("{}", crate::error::chain(&e))))
 }
 
+/// Whether the terminal summary may use colour: stdout is a terminal and `NO_COLOR` is unset.
+fn color() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// Where results go by default: `reports/<scenario>-<UTC time>`.
 pub fn default_out_dir(scenario_name: &str) -> PathBuf {
     let stamp = jiff::Timestamp::now()
