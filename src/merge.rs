@@ -153,6 +153,14 @@ pub struct InputScenario {
     pub sha256: String,
 }
 
+/// How errors name input `i`: its label, else `input N` (1-based).
+fn input_label(labels: &[String], i: usize) -> String {
+    labels
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("input {}", i + 1))
+}
+
 /// `1, 3, 4`: shard numbers as errors list them.
 pub(crate) fn join_numbers(numbers: &[u32]) -> String {
     numbers
@@ -182,12 +190,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
 /// order (so configured rates add up bit for bit), failure reasons are prefixed with the shard
 /// (`shard 2/4: …`), and `merged_from` lists every input.
 pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
-    let label = |i: usize| {
-        labels
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("input {}", i + 1))
-    };
+    let label = |i: usize| input_label(labels, i);
     let first = runs.first().ok_or(MergeError::Empty)?;
     for (i, run) in runs.iter().enumerate().skip(1) {
         if run.scenario.sha256 != first.scenario.sha256 {
@@ -221,12 +224,7 @@ pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResult
 
 /// Merge checked inputs (same scenario, no duplicates; shards complete and in order).
 fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
-    let label = |i: usize| {
-        labels
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("input {}", i + 1))
-    };
+    let label = |i: usize| input_label(labels, i);
     let first = runs.first().ok_or(MergeError::Empty)?;
     let started_at = runs
         .iter()

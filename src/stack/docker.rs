@@ -36,7 +36,7 @@ use testcontainers_modules::testcontainers::core::IntoContainerPort as _;
 use testcontainers_modules::testcontainers::core::client::docker_client_instance;
 use testcontainers_modules::testcontainers::runners::AsyncRunner as _;
 use testcontainers_modules::testcontainers::{
-    ContainerAsync, GenericImage, ImageExt as _, TestcontainersError,
+    ContainerAsync, ContainerRequest, GenericImage, Image, ImageExt as _, TestcontainersError,
 };
 
 use super::{Endpoint, HealthCheck, ImageRef, Images, Running, StackError, StackOptions, Started};
@@ -683,28 +683,21 @@ async fn start_containers(
 
     let (postgres_name, redis_name) = (run.container("postgres"), run.container("redis"));
     let images = &opts.images;
-    let postgres = Postgres::default()
-        .with_user(PG_USER)
-        .with_password(PG_PASSWORD)
-        .with_db_name(PG_DB)
-        .with_name(images.postgres.name())
-        .with_tag(images.postgres.tag())
-        .with_container_name(&postgres_name)
-        .with_network(&network)
-        .with_labels(run.labels.clone())
-        // Exposes the port even if the image does not; the modifier then binds it to loopback.
-        .with_mapped_port(0, PG_PORT.tcp())
-        .with_startup_timeout(opts.startup_timeout)
-        .with_host_config_modifier(loopback_only(PG_PORT));
-    let redis = Redis::default()
-        .with_name(images.redis.name())
-        .with_tag(images.redis.tag())
-        .with_container_name(&redis_name)
-        .with_network(&network)
-        .with_labels(run.labels.clone())
-        .with_mapped_port(0, REDIS_PORT.tcp())
-        .with_startup_timeout(opts.startup_timeout)
-        .with_host_config_modifier(loopback_only(REDIS_PORT));
+    let dependency = Dependency {
+        run,
+        network: &network,
+        startup_timeout: opts.startup_timeout,
+    };
+    let postgres = dependency.request(
+        Postgres::default()
+            .with_user(PG_USER)
+            .with_password(PG_PASSWORD)
+            .with_db_name(PG_DB),
+        &images.postgres,
+        &postgres_name,
+        PG_PORT,
+    );
+    let redis = dependency.request(Redis::default(), &images.redis, &redis_name, REDIS_PORT);
     let (postgres, redis) = tokio::try_join!(
         async {
             postgres
@@ -805,6 +798,37 @@ async fn host_port<I: testcontainers_modules::testcontainers::Image>(
             chain(&err)
         ))
     })
+}
+
+/// What the dependency containers (PostgreSQL, Redis) of one run share: the run's labels, its
+/// network, the start-up timeout, and a port published on loopback only.
+struct Dependency<'a> {
+    run: &'a Run,
+    network: &'a str,
+    startup_timeout: Duration,
+}
+
+impl Dependency<'_> {
+    /// `image` from the local `image_ref`, named `container`, serving on `port`.
+    fn request<I: Image>(
+        &self,
+        image: I,
+        image_ref: &ImageRef,
+        container: &str,
+        port: u16,
+    ) -> ContainerRequest<I> {
+        image
+            .with_name(image_ref.name())
+            .with_tag(image_ref.tag())
+            .with_container_name(container)
+            .with_network(self.network)
+            .with_labels(self.run.labels.clone())
+            // Exposes the port even if the image does not; the modifier then binds it to
+            // loopback.
+            .with_mapped_port(0, port.tcp())
+            .with_startup_timeout(self.startup_timeout)
+            .with_host_config_modifier(loopback_only(port))
+    }
 }
 
 /// The error for a service container that is no longer running, with its exit code and last
