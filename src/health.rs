@@ -447,6 +447,16 @@ mod tests {
             .collect()
     }
 
+    /// `second` with every core busy and the runtime lagging this much (p99 and max, µs).
+    fn lagging(second: HealthSecond, lag_p99_us: u64, lag_max_us: u64) -> HealthSecond {
+        HealthSecond {
+            cpu: Some(1.0),
+            lag_p99_us,
+            lag_max_us,
+            ..second
+        }
+    }
+
     #[track_caller]
     fn check(series: &[HealthSecond], expect: &[&str]) {
         let (bound, reasons) = judge(series, 2);
@@ -543,12 +553,7 @@ mod tests {
     #[test]
     fn one_spiky_second_is_not_bound_but_a_long_stall_is() {
         let mut s = clean(10);
-        s[5] = HealthSecond {
-            cpu: Some(1.0),
-            lag_p99_us: 20_000,
-            lag_max_us: 40_000,
-            ..s[5]
-        };
+        s[5] = lagging(s[5], 20_000, 40_000);
         check(&s, &[]);
         s[5].lag_max_us = 80_000;
         check(&s, &["stalled 80 ms at 5 s"]);
@@ -557,12 +562,7 @@ mod tests {
     #[test]
     fn first_second_is_start_up() {
         let mut s = clean(5);
-        s[0] = HealthSecond {
-            cpu: Some(1.0),
-            lag_p99_us: 90_000,
-            lag_max_us: 200_000,
-            ..s[0]
-        };
+        s[0] = lagging(s[0], 90_000, 200_000);
         check(&s, &[]);
         // Both at once, and a platform without CPU figures.
         for x in &mut s {

@@ -153,7 +153,16 @@ pub struct InputScenario {
     pub sha256: String,
 }
 
-fn join_numbers(numbers: &[u32]) -> String {
+/// How errors name input `i`: its label, else `input N` (1-based).
+fn input_label(labels: &[String], i: usize) -> String {
+    labels
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("input {}", i + 1))
+}
+
+/// `1, 3, 4`: shard numbers as errors list them.
+pub(crate) fn join_numbers(numbers: &[u32]) -> String {
     numbers
         .iter()
         .map(u32::to_string)
@@ -181,12 +190,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
 /// order (so configured rates add up bit for bit), failure reasons are prefixed with the shard
 /// (`shard 2/4: …`), and `merged_from` lists every input.
 pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
-    let label = |i: usize| {
-        labels
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("input {}", i + 1))
-    };
+    let label = |i: usize| input_label(labels, i);
     let first = runs.first().ok_or(MergeError::Empty)?;
     for (i, run) in runs.iter().enumerate().skip(1) {
         if run.scenario.sha256 != first.scenario.sha256 {
@@ -220,12 +224,7 @@ pub fn merge_labeled(runs: &[RunResults], labels: &[String]) -> Result<RunResult
 
 /// Merge checked inputs (same scenario, no duplicates; shards complete and in order).
 fn merge_inputs(runs: &[RunResults], labels: &[String]) -> Result<RunResults, MergeError> {
-    let label = |i: usize| {
-        labels
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("input {}", i + 1))
-    };
+    let label = |i: usize| input_label(labels, i);
     let first = runs.first().ok_or(MergeError::Empty)?;
     let started_at = runs
         .iter()
@@ -844,6 +843,19 @@ mod tests {
     use crate::testing::simulated as fixtures;
 
     /// Split the closed sample run by user parity into two shards of half the load.
+    /// The status of a run whose target stopped answering.
+    fn unreachable() -> RunStatus {
+        RunStatus::Failed {
+            reason: "target unreachable".into(),
+        }
+    }
+
+    /// `t` plus `secs` seconds.
+    fn later(t: jiff::Timestamp, secs: i64) -> jiff::Timestamp {
+        t.checked_add(jiff::SignedDuration::from_secs(secs))
+            .expect("in range")
+    }
+
     fn halves() -> (RunResults, RunResults, RunResults) {
         let spec = fixtures::closed_spec();
         let iterations = fixtures::closed_iterations(&spec);
@@ -994,26 +1006,13 @@ mod tests {
     #[test]
     fn worst_status_wins_and_offsets_shift_the_series() {
         let (_, a, mut b) = halves();
-        b.status = RunStatus::Failed {
-            reason: "target unreachable".into(),
-        };
-        b.started_at = b
-            .started_at
-            .checked_add(jiff::SignedDuration::from_secs(3))
-            .expect("in range");
-        b.ended_at = b
-            .ended_at
-            .checked_add(jiff::SignedDuration::from_secs(3))
-            .expect("in range");
+        b.status = unreachable();
+        b.started_at = later(b.started_at, 3);
+        b.ended_at = later(b.ended_at, 3);
         let mut a2 = a.clone();
         a2.status = RunStatus::Interrupted;
         let merged = merge(&[a2, b.clone()]).expect("merge");
-        assert_eq!(
-            merged.status,
-            RunStatus::Failed {
-                reason: "target unreachable".into()
-            }
-        );
+        assert_eq!(merged.status, unreachable());
         assert_eq!(merged.duration_s, 63.0);
         assert_eq!(merged.series.len(), 63);
         // The first three seconds hold only shard a.
@@ -1093,10 +1092,7 @@ mod tests {
         b.shard = Some(ShardInfo { index: 2, count: 4 });
         let mut c = b.clone();
         c.shard = Some(ShardInfo { index: 4, count: 4 });
-        c.started_at = c
-            .started_at
-            .checked_add(jiff::SignedDuration::from_secs(1))
-            .expect("ok");
+        c.started_at = later(c.started_at, 1);
         let mut a4 = a.clone();
         a4.shard = Some(ShardInfo { index: 1, count: 4 });
         let err = merge(&[a4, b, c]).expect_err("shard 3 missing");
@@ -1170,9 +1166,7 @@ mod tests {
     #[test]
     fn a_failed_shard_is_named_in_the_merged_status() {
         let (_, a, mut b) = shard_halves();
-        b.status = RunStatus::Failed {
-            reason: "target unreachable".into(),
-        };
+        b.status = unreachable();
         let merged = merge(&[a, b]).expect("complete");
         assert_eq!(
             merged.status,

@@ -268,6 +268,18 @@ mod tests {
         }
     }
 
+    /// A closed load of these stages, uncapped.
+    fn closed(stages: Vec<Stage>) -> Load {
+        Load {
+            model: LoadModel::Closed(ClosedLoad {
+                stages,
+                think_time: None,
+            }),
+            max_duration: None,
+            max_iterations: None,
+        }
+    }
+
     fn open(stages: Vec<Stage>, cap: Option<u64>) -> Plan {
         let load = Load {
             model: LoadModel::Open(OpenLoad {
@@ -283,14 +295,7 @@ mod tests {
 
     #[test]
     fn closed_plan_maps_to_goose_steps() {
-        let load = Load {
-            model: LoadModel::Closed(ClosedLoad {
-                stages: vec![stage(10.0, 5, 20), stage(20.0, 0, 10)],
-                think_time: None,
-            }),
-            max_duration: None,
-            max_iterations: None,
-        };
+        let load = closed(vec![stage(10.0, 5, 20), stage(20.0, 0, 10)]);
         let plan = Plan::new(&load, None);
         assert_eq!(plan.goose_test_plan(), "10,5;10,20;20,0;20,10;0,0");
         assert_eq!(plan.duration, Duration::from_secs(35));
@@ -301,14 +306,7 @@ mod tests {
         let cut = Plan::new(&load, Some(Duration::from_secs(30)));
         assert_eq!(cut.goose_test_plan(), "10,5;10,20;20,0;20,5;0,0");
         // A stage that keeps the user count with no ramp adds only its hold.
-        let same = Load {
-            model: LoadModel::Closed(ClosedLoad {
-                stages: vec![stage(1.0, 0, 1), stage(1.0, 0, 2)],
-                think_time: None,
-            }),
-            max_duration: None,
-            max_iterations: None,
-        };
+        let same = closed(vec![stage(1.0, 0, 1), stage(1.0, 0, 2)]);
         assert_eq!(Plan::new(&same, None).goose_test_plan(), "1,0;1,1;1,2;0,0");
     }
 

@@ -455,73 +455,15 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
 mod tests {
     use super::*;
     use crate::results::ArrivalUnit;
-    use crate::scenario::model::{
-        ClosedLoad, HttpMethod, Load, LoadModel, OpenLoad, RequestSpec, Stage, Target, Transaction,
-    };
-    use crate::template::{Template, VarTable};
-    use std::sync::atomic::AtomicU64;
-
-    /// A loopback target answering `/delay/{ms}` after that many milliseconds; counts requests.
-    async fn target() -> (String, Arc<AtomicU64>) {
-        use axum::{Router, extract::Path as P, routing::get};
-        let hits = Arc::new(AtomicU64::new(0));
-        let h = hits.clone();
-        let app = Router::new().route(
-            "/delay/{ms}",
-            get(move |P(ms): P<u64>| {
-                let h = h.clone();
-                async move {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (format!("http://{addr}"), hits)
-    }
+    use crate::scenario::model::{ClosedLoad, LoadModel, OpenLoad, Stage};
+    use crate::testing::scenario::{ScenarioBuilder, delay_target as target};
 
     fn scenario(base_url: &str, path: &str, model: LoadModel, iterations: Option<u64>) -> Scenario {
-        Scenario {
-            name: "test".into(),
-            path: "test.toml".into(),
-            sha256: String::new(),
-            target: Target {
-                base_url: base_url.into(),
-                headers: vec![],
-                timeout: Duration::from_secs(5),
-                metrics_url: None,
-                reference: false,
-            },
-            load: Load {
-                model,
-                max_duration: None,
-                max_iterations: iterations,
-            },
-            transactions: vec![Transaction {
-                name: "t".into(),
-                weight: 1,
-                think_time: None,
-                requests: vec![RequestSpec {
-                    name: "r".into(),
-                    method: HttpMethod::Get,
-                    url: Template::literal(path),
-                    headers: vec![],
-                    body: None,
-                    checks: vec![],
-                    captures: vec![],
-                    think_time: None,
-                }],
-            }],
-            feeders: vec![],
-            slas: vec![],
-            compare: crate::compare::CompareSettings::default(),
-            vars: VarTable::default(),
-        }
+        ScenarioBuilder::new(model)
+            .at(base_url)
+            .max_iterations(iterations)
+            .get(path)
+            .build()
     }
 
     fn stage(target: f64, hold: u64) -> Stage {

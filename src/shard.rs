@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::merge::join_numbers;
 use crate::results::ShardInfo;
 use crate::scenario::model::{FeederMode, LoadModel, Scenario, Stage};
 
@@ -220,7 +221,7 @@ pub enum ShardError {
     /// Not every shard reached the barrier in time.
     #[error(
         "waited {waited_s:.0} s at the barrier `{}`; shards {} never arrived",
-        dir.display(), join(missing)
+        dir.display(), join_numbers(missing)
     )]
     #[diagnostic(help(
         "check that those workers started and share the folder; raise the barrier timeout if \
@@ -234,14 +235,6 @@ pub enum ShardError {
         /// 1-based numbers of the shards that did not arrive.
         missing: Vec<u32>,
     },
-}
-
-fn join(numbers: &[u32]) -> String {
-    numbers
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The part of `scenario` that `shard` runs. Everything not listed here is copied unchanged
@@ -479,8 +472,8 @@ fn ready_file(index: u32) -> String {
 mod tests {
     use super::*;
     use crate::results::ArrivalUnit;
-    use crate::scenario::model::{ClosedLoad, Feeder, Load, OnEnd, OpenLoad, Target, ThinkTime};
-    use crate::template::VarTable;
+    use crate::scenario::model::{ClosedLoad, Feeder, OnEnd, OpenLoad, ThinkTime};
+    use crate::testing::scenario::{ScenarioBuilder, delay_target};
 
     fn stage(target: f64) -> Stage {
         Stage {
@@ -503,28 +496,13 @@ mod tests {
     }
 
     fn scenario(model: LoadModel, max_iterations: Option<u64>, feeders: Vec<Feeder>) -> Scenario {
-        Scenario {
-            name: "shop".into(),
-            path: "shop.toml".into(),
-            sha256: "ab".repeat(32),
-            target: Target {
-                base_url: "http://127.0.0.1:9".into(),
-                headers: vec![],
-                timeout: Duration::from_secs(5),
-                metrics_url: None,
-                reference: false,
-            },
-            load: Load {
-                model,
-                max_duration: Some(Duration::from_secs(60)),
-                max_iterations,
-            },
-            transactions: vec![],
-            feeders,
-            slas: vec![],
-            compare: crate::compare::CompareSettings::default(),
-            vars: VarTable::default(),
-        }
+        ScenarioBuilder::new(model)
+            .named("shop")
+            .sha256(&"ab".repeat(32))
+            .max_duration(Duration::from_secs(60))
+            .max_iterations(max_iterations)
+            .feeders(feeders)
+            .build()
     }
 
     fn closed(users: &[f64]) -> LoadModel {
@@ -874,55 +852,21 @@ mod tests {
         ));
     }
 
-    /// A loopback target that answers every path after 2 ms and counts what it answered.
-    async fn counting_target() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let hits = Arc::new(AtomicU64::new(0));
-        let h = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            let h = h.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                h.fetch_add(1, Ordering::SeqCst);
-                "ok"
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (format!("http://{addr}"), hits)
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sharded_runs_merge_to_the_unsharded_counts() {
         use crate::run::{RunSettings, execute};
-        use crate::scenario::model::{HttpMethod, RequestSpec, Transaction};
-        use crate::template::Template;
         use std::sync::Arc;
         use std::sync::atomic::Ordering;
 
-        let (url, hits) = counting_target().await;
-        let mut s = scenario(closed(&[6.0]), Some(45), vec![]);
-        s.target.base_url = url;
-        s.load.max_duration = Some(Duration::from_secs(20));
-        s.transactions = vec![Transaction {
-            name: "t".into(),
-            weight: 1,
-            think_time: None,
-            requests: vec![RequestSpec {
-                name: "r".into(),
-                method: HttpMethod::Get,
-                url: Template::literal("/hit"),
-                headers: vec![],
-                body: None,
-                checks: vec![],
-                captures: vec![],
-                think_time: None,
-            }],
-        }];
+        let (url, hits) = delay_target().await;
+        let s = ScenarioBuilder::new(closed(&[6.0]))
+            .named("shop")
+            .sha256(&"ab".repeat(32))
+            .at(&url)
+            .max_duration(Duration::from_secs(20))
+            .max_iterations(Some(45))
+            .get("/delay/2")
+            .build();
         let dir = tempfile::tempdir().expect("tempdir");
         let whole = execute(
             Arc::new(s.clone()),

@@ -336,33 +336,16 @@ fn trim(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::results::ArrivalUnit;
-    use crate::scenario::model::{Load, Target, Transaction};
-    use crate::template::VarTable;
+    use crate::testing::scenario::ScenarioBuilder;
     use crate::testing::simulated as fixtures;
 
     fn base(model: LoadModel) -> Scenario {
-        Scenario {
-            name: "s".into(),
-            path: "s.toml".into(),
-            sha256: String::new(),
-            target: Target {
-                base_url: "http://127.0.0.1:9".into(),
-                headers: vec![],
-                timeout: Duration::from_secs(5),
-                metrics_url: None,
-                reference: false,
-            },
-            load: Load {
-                model,
-                max_duration: Some(Duration::from_secs(60)),
-                max_iterations: Some(100),
-            },
-            transactions: Vec::<Transaction>::new(),
-            feeders: vec![],
-            slas: fixtures::closed_spec().slas,
-            compare: crate::compare::CompareSettings::default(),
-            vars: VarTable::default(),
-        }
+        ScenarioBuilder::new(model)
+            .named("s")
+            .max_duration(Duration::from_secs(60))
+            .max_iterations(Some(100))
+            .slas(fixtures::closed_spec().slas)
+            .build()
     }
 
     fn spec(model: SearchModel, load: f64, warmup: u64) -> StepSpec {

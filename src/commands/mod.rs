@@ -9,7 +9,14 @@ use crate::scenario::model::Scenario;
 use crate::{Failure, Outcome};
 
 pub mod capacity;
+pub mod compare;
+pub mod history;
+pub mod merge;
+pub mod plan;
+pub mod report;
 pub mod run;
+pub mod stack;
+pub mod validate;
 
 /// Where a command's scenario comes from: the file, its `--set` overrides and a `--target`.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +80,19 @@ pub async fn start_reference_stack(
         }
     }
     Ok(stack)
+}
+
+/// Write `files` into `dir` through the one writer; a file that cannot be written fails the
+/// command (3).
+fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<PathBuf>, Failure> {
+    crate::output::write_files(dir, files)
+        .map_err(|e| Failure::run(miette::miette!("{}", crate::error::chain(&e))))
+}
+
+/// Whether the terminal summary may use colour: stdout is a terminal and `NO_COLOR` is unset.
+fn color() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Where results go by default: `reports/<scenario>-<UTC time>`.

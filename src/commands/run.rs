@@ -114,10 +114,9 @@ async fn wait_for_start(opts: &RunOptions) -> Result<(), Failure> {
 /// Write every output of a finished run, print its summary, and map its status to an outcome.
 fn finish(results: &RunResults, out: &Path, quiet: bool) -> Result<Outcome, Failure> {
     use crate::report::{all_exporters, summary, write_all};
-    use std::io::IsTerminal as _;
     write_all(results, out, &all_exporters()).map_err(Failure::run)?;
     if !quiet {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = super::color();
         println!("{}", summary::render_summary(results, color));
         println!("results: {}", out.display());
     }

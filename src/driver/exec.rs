@@ -259,7 +259,8 @@ impl Shared {
             Ok(o) => o,
             Err(message) => {
                 let (kind, at) = (ErrorKind::Other, Instant::now());
-                self.record(user, t, r, at, Duration::ZERO, lag, None, kind, &message);
+                let error = Some((kind, message.as_str()));
+                self.record(user, t, r, at, Duration::ZERO, lag, None, error);
                 return (Step::Failed(kind), at);
             }
         };
@@ -282,29 +283,18 @@ impl Shared {
                 ),
             ),
         };
+        let failed = error
+            .as_ref()
+            .map(|(kind, message)| (*kind, message.as_str()));
+        self.record(user, t, r, at, latency, lag, code, failed);
         match error {
-            None => {
-                self.recorder.record_request(
-                    user.index % self.stripes,
-                    t,
-                    r,
-                    &Ended {
-                        at,
-                        latency,
-                        intended: lag.map(|l| latency + l),
-                        status: code,
-                        error: None,
-                    },
-                );
-                (Step::Ok, at)
-            }
-            Some((kind, message)) => {
-                self.record(user, t, r, at, latency, lag, code, kind, &message);
-                (Step::Failed(kind), at)
-            }
+            None => (Step::Ok, at),
+            Some((kind, _)) => (Step::Failed(kind), at),
         }
     }
 
+    /// Record request `r` of transaction `t`; a failure's message is prefixed with the
+    /// request's name.
     #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
@@ -315,11 +305,12 @@ impl Shared {
         latency: Duration,
         lag: Option<Duration>,
         status: Option<u16>,
-        kind: ErrorKind,
-        message: &str,
+        error: Option<(ErrorKind, &str)>,
     ) {
-        let name = &self.scenario.transactions[t].requests[r].name;
-        let message = format!("{name}: {message}");
+        let error = error.map(|(kind, message)| {
+            let name = &self.scenario.transactions[t].requests[r].name;
+            (kind, format!("{name}: {message}"))
+        });
         self.recorder.record_request(
             user.index % self.stripes,
             t,
@@ -329,7 +320,9 @@ impl Shared {
                 latency,
                 intended: lag.map(|l| latency + l),
                 status,
-                error: Some((kind, &message)),
+                error: error
+                    .as_ref()
+                    .map(|(kind, message)| (*kind, message.as_str())),
             },
         );
     }

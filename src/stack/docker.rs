@@ -36,7 +36,7 @@ use testcontainers_modules::testcontainers::core::IntoContainerPort as _;
 use testcontainers_modules::testcontainers::core::client::docker_client_instance;
 use testcontainers_modules::testcontainers::runners::AsyncRunner as _;
 use testcontainers_modules::testcontainers::{
-    ContainerAsync, GenericImage, ImageExt as _, TestcontainersError,
+    ContainerAsync, ContainerRequest, GenericImage, Image, ImageExt as _, TestcontainersError,
 };
 
 use super::{Endpoint, HealthCheck, ImageRef, Images, Running, StackError, StackOptions, Started};
@@ -683,28 +683,21 @@ async fn start_containers(
 
     let (postgres_name, redis_name) = (run.container("postgres"), run.container("redis"));
     let images = &opts.images;
-    let postgres = Postgres::default()
-        .with_user(PG_USER)
-        .with_password(PG_PASSWORD)
-        .with_db_name(PG_DB)
-        .with_name(images.postgres.name())
-        .with_tag(images.postgres.tag())
-        .with_container_name(&postgres_name)
-        .with_network(&network)
-        .with_labels(run.labels.clone())
-        // Exposes the port even if the image does not; the modifier then binds it to loopback.
-        .with_mapped_port(0, PG_PORT.tcp())
-        .with_startup_timeout(opts.startup_timeout)
-        .with_host_config_modifier(loopback_only(PG_PORT));
-    let redis = Redis::default()
-        .with_name(images.redis.name())
-        .with_tag(images.redis.tag())
-        .with_container_name(&redis_name)
-        .with_network(&network)
-        .with_labels(run.labels.clone())
-        .with_mapped_port(0, REDIS_PORT.tcp())
-        .with_startup_timeout(opts.startup_timeout)
-        .with_host_config_modifier(loopback_only(REDIS_PORT));
+    let dependency = Dependency {
+        run,
+        network: &network,
+        startup_timeout: opts.startup_timeout,
+    };
+    let postgres = dependency.request(
+        Postgres::default()
+            .with_user(PG_USER)
+            .with_password(PG_PASSWORD)
+            .with_db_name(PG_DB),
+        &images.postgres,
+        &postgres_name,
+        PG_PORT,
+    );
+    let redis = dependency.request(Redis::default(), &images.redis, &redis_name, REDIS_PORT);
     let (postgres, redis) = tokio::try_join!(
         async {
             postgres
@@ -757,7 +750,16 @@ async fn start_containers(
     };
     let base_url = format!("http://{LOOPBACK}:{service_port}");
     let budget = opts.startup_timeout.saturating_sub(clock.elapsed());
-    wait_ready(&service, &base_url, budget).await?;
+    let svc = &service;
+    super::poll_ready(
+        "docker",
+        &base_url,
+        budget,
+        Duration::from_millis(150),
+        move |when| async move { exited(svc, &when).await },
+        || log_tail(svc),
+    )
+    .await?;
 
     Ok(Containers {
         metrics_url: format!("{base_url}/metrics"),
@@ -798,38 +800,34 @@ async fn host_port<I: testcontainers_modules::testcontainers::Image>(
     })
 }
 
-/// Poll `/ready` from the host until it answers 200, the container exits or `budget` runs out.
-async fn wait_ready(
-    service: &ContainerAsync<GenericImage>,
-    base_url: &str,
-    budget: Duration,
-) -> Result<(), StackError> {
-    let url = format!("{base_url}/ready");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        // A proxy from the environment must not see (or break) loopback traffic.
-        .no_proxy()
-        .build()
-        .map_err(|err| start_failed(format!("cannot build an HTTP client: {err}")))?;
-    let clock = Instant::now();
-    loop {
-        let last = match http.get(&url).send().await {
-            Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
-            Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(err) => chain(&err),
-        };
-        if let Some(exited) = exited(service, &format!("before {url} answered 200")).await {
-            return Err(exited);
-        }
-        if clock.elapsed() >= budget {
-            return Err(StackError::NotReady {
-                url,
-                waited: clock.elapsed(),
-                last,
-                logs: log_tail(service).await,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
+/// What the dependency containers (PostgreSQL, Redis) of one run share: the run's labels, its
+/// network, the start-up timeout, and a port published on loopback only.
+struct Dependency<'a> {
+    run: &'a Run,
+    network: &'a str,
+    startup_timeout: Duration,
+}
+
+impl Dependency<'_> {
+    /// `image` from the local `image_ref`, named `container`, serving on `port`.
+    fn request<I: Image>(
+        &self,
+        image: I,
+        image_ref: &ImageRef,
+        container: &str,
+        port: u16,
+    ) -> ContainerRequest<I> {
+        image
+            .with_name(image_ref.name())
+            .with_tag(image_ref.tag())
+            .with_container_name(container)
+            .with_network(self.network)
+            .with_labels(self.run.labels.clone())
+            // Exposes the port even if the image does not; the modifier then binds it to
+            // loopback.
+            .with_mapped_port(0, port.tcp())
+            .with_startup_timeout(self.startup_timeout)
+            .with_host_config_modifier(loopback_only(port))
     }
 }
 
@@ -975,6 +973,25 @@ mod tests {
         Ok(format!("{containers}{networks}"))
     }
 
+    /// Fails, naming them, when objects of the run are still there; `when` says after what
+    /// (`" after stop"`).
+    fn nothing_left(run_id: &str, when: &str) -> anyhow::Result<()> {
+        let left = leftovers(run_id)?;
+        ensure!(left.is_empty(), "left behind{when}: {left}");
+        Ok(())
+    }
+
+    /// Drop a started stack and check that what it had created went with it.
+    fn dropping_leaves_nothing(stack: stack::Stack, when: &str) -> anyhow::Result<()> {
+        let id = stack.id().to_owned();
+        ensure!(
+            !leftovers(&id)?.is_empty(),
+            "the run has no labelled objects"
+        );
+        drop(stack);
+        nothing_left(&id, when)
+    }
+
     /// The host addresses a container's ports are published on, per `docker inspect`.
     fn published_host_ips(container: &str) -> anyhow::Result<Vec<String>> {
         let json = docker_cli(&[
@@ -1105,9 +1122,7 @@ mod tests {
             let result = checks.await;
             stack.stop().await;
             result?;
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after stop: {left}");
-            Ok(())
+            nothing_left(&id, " after stop")
         })
         .await
     }
@@ -1116,16 +1131,7 @@ mod tests {
     async fn dropping_a_docker_stack_removes_containers_and_network() -> anyhow::Result<()> {
         bounded(async {
             let opts = options(local_images(fake_service_image().await?)?);
-            let stack = stack::start(&opts).await?;
-            let id = stack.id().to_owned();
-            ensure!(
-                !leftovers(&id)?.is_empty(),
-                "the run has no labelled objects"
-            );
-            drop(stack);
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after drop: {left}");
-            Ok(())
+            dropping_leaves_nothing(stack::start(&opts).await?, " after drop")
         })
         .await
     }
@@ -1141,18 +1147,7 @@ mod tests {
             Ok(stack::start(&opts).await?)
         }))?;
         drop(runtime);
-        let id = stack.id().to_owned();
-        ensure!(
-            !leftovers(&id)?.is_empty(),
-            "the run has no labelled objects"
-        );
-        drop(stack);
-        let left = leftovers(&id)?;
-        ensure!(
-            left.is_empty(),
-            "left behind after a drop outside a runtime: {left}"
-        );
-        Ok(())
+        dropping_leaves_nothing(stack, " after a drop outside a runtime")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1168,9 +1163,7 @@ mod tests {
                 Err(err) => err.to_string(),
             };
             ensure!(err.contains("service container exited"), "{err}");
-            let left = leftovers(&id)?;
-            ensure!(left.is_empty(), "left behind after a failed start: {left}");
-            Ok(())
+            nothing_left(&id, " after a failed start")
         })
         .await
     }
@@ -1231,9 +1224,7 @@ mod tests {
             postgres.rm().await?;
             redis.rm().await?;
             remove_run(&docker, &run.id).await?;
-            let left = leftovers(&run.id)?;
-            ensure!(left.is_empty(), "left behind: {left}");
-            Ok(())
+            nothing_left(&run.id, "")
         })
         .await
     }

@@ -133,7 +133,16 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
         ended,
     };
     let base_url = format!("http://{addr}");
-    if let Err(err) = wait_ready(&base_url, budget.saturating_sub(clock.elapsed())).await {
+    if let Err(err) = super::poll_ready(
+        "embedded",
+        &base_url,
+        budget.saturating_sub(clock.elapsed()),
+        Duration::from_millis(20),
+        |_| std::future::ready(None),
+        || std::future::ready(String::new()),
+    )
+    .await
+    {
         Box::new(running).stop().await;
         return Err(err);
     }
@@ -150,32 +159,6 @@ pub(crate) async fn start(opts: &StackOptions) -> Result<Started, StackError> {
         )],
         running: Box::new(running),
     })
-}
-
-async fn wait_ready(base_url: &str, budget: Duration) -> Result<(), StackError> {
-    let url = format!("{base_url}/ready");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .no_proxy()
-        .build()
-        .map_err(|err| start_failed(format!("cannot build an HTTP client: {err}")))?;
-    let clock = Instant::now();
-    loop {
-        let last = match http.get(&url).send().await {
-            Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
-            Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(err) => chain(&err),
-        };
-        if clock.elapsed() >= budget {
-            return Err(StackError::NotReady {
-                url,
-                waited: clock.elapsed(),
-                last,
-                logs: String::new(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! checks its health).
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -487,6 +488,53 @@ fn logs_suffix(logs: &str) -> String {
         String::new()
     } else {
         format!("\nlast service log lines:\n{logs}")
+    }
+}
+
+/// Poll `{base_url}/ready` every `every` until it answers 200 (`Ok`), `stopped` reports the
+/// service gone (called with when it was seen, e.g. `before URL answered 200`), or `budget` runs
+/// out ([`StackError::NotReady`], with what `logs` gives).
+async fn poll_ready<S, L>(
+    backend: &'static str,
+    base_url: &str,
+    budget: Duration,
+    every: Duration,
+    mut stopped: impl FnMut(String) -> S,
+    logs: impl FnOnce() -> L,
+) -> Result<(), StackError>
+where
+    S: Future<Output = Option<StackError>>,
+    L: Future<Output = String>,
+{
+    let url = format!("{base_url}/ready");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        // A proxy from the environment must not see (or break) loopback traffic.
+        .no_proxy()
+        .build()
+        .map_err(|err| StackError::Start {
+            backend,
+            what: format!("cannot build an HTTP client: {err}"),
+        })?;
+    let clock = Instant::now();
+    loop {
+        let last = match http.get(&url).send().await {
+            Ok(answer) if answer.status() == reqwest::StatusCode::OK => return Ok(()),
+            Ok(answer) => format!("HTTP {}", answer.status()),
+            Err(err) => crate::error::chain(&err),
+        };
+        if let Some(gone) = stopped(format!("before {url} answered 200")).await {
+            return Err(gone);
+        }
+        if clock.elapsed() >= budget {
+            return Err(StackError::NotReady {
+                url,
+                waited: clock.elapsed(),
+                last,
+                logs: logs().await,
+            });
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

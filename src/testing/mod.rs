@@ -2,4 +2,5 @@
 //! needs) and their committed sample. Compiled only for tests.
 
 pub(crate) mod sampled;
+pub(crate) mod scenario;
 pub(crate) mod simulated;
