@@ -15,7 +15,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::plot::{Line, PlotError};
+use super::plot::{self, CategoryChart, Line, PlotError, Rule, TimeChart};
 use super::units::{fmt_count, fmt_rate, fmt_ratio, fmt_us};
 use crate::results::ScopeKind;
 
@@ -199,11 +199,75 @@ pub(crate) fn chart(id: &str, title: &str, caption: String, svg: String, lines: 
     }
 }
 
+/// A time chart drawn and shown as a figure, with a line swatch per line in its legend.
+pub(crate) fn time_figure(
+    id: &str,
+    caption: impl Into<String>,
+    spec: &TimeChart<'_>,
+) -> Result<Chart, HtmlError> {
+    let svg = plot::time_chart(spec)?;
+    Ok(chart(id, spec.title, caption.into(), svg, spec.lines))
+}
+
+/// A category chart drawn and shown as a figure; its legend lists the stacks (`bar`), then the
+/// lines (`line`), then the rules (`rule`).
+pub(crate) fn category_figure(
+    id: &str,
+    caption: impl Into<String>,
+    spec: &CategoryChart<'_>,
+) -> Result<Chart, HtmlError> {
+    let svg = plot::category_chart(spec)?;
+    let mut c = chart(id, spec.title, caption.into(), svg, &[]);
+    c.legend = spec
+        .stacks
+        .iter()
+        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
+        .chain(
+            spec.lines
+                .iter()
+                .map(|s| LegendItem::new(s.label.clone(), s.color, "line")),
+        )
+        .chain(rule_legend(spec.hrules))
+        .collect();
+    Ok(c)
+}
+
+/// A percentile chart of `lines` shown as a figure.
+pub(crate) fn percentile_figure(
+    id: &str,
+    title: &str,
+    caption: impl Into<String>,
+    lines: &[Line],
+) -> Result<Chart, HtmlError> {
+    let svg = plot::percentile_chart(title, lines)?;
+    Ok(chart(id, title, caption.into(), svg, lines))
+}
+
+/// Legend entries for rules: a `rule` swatch each, in the rule's own colour.
+pub(crate) fn rule_legend(rules: &[Rule]) -> impl Iterator<Item = LegendItem> + '_ {
+    rules
+        .iter()
+        .map(|r| LegendItem::new(r.label.clone(), r.color, "rule"))
+}
+
 pub(crate) fn kind_name(k: ScopeKind) -> &'static str {
     match k {
         ScopeKind::Overall => "overall",
         ScopeKind::Transaction => "transaction",
         ScopeKind::Request => "request",
+    }
+}
+
+/// A line of a percentile plot of `h`.
+pub(crate) fn percentile_line(
+    label: impl Into<String>,
+    color: plotters::style::RGBColor,
+    h: &Histogram<u64>,
+) -> Line {
+    Line {
+        label: label.into(),
+        color,
+        points: percentile_points(h),
     }
 }
 

@@ -9,10 +9,10 @@
 
 use serde::Serialize;
 
-use crate::planning::{MonthPlan, CostPlan, group};
-use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart};
+use crate::planning::{CostPlan, MonthPlan, group};
+use crate::report::html::{Cell, Chart, Fact, HtmlError, category_figure};
 use crate::report::plot::{
-    self, BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
+    BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
 };
 use crate::report::units::{fmt_count, fmt_money, fmt_num, fmt_rate};
 
@@ -233,32 +233,21 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 .collect(),
         })
         .collect();
-    let title = "Monthly cost by line item";
-    let y_desc = format!("cost per month ({cur})");
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: &y_desc,
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &stacks,
-        lines: &[],
-        hrules: &[],
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "cost",
-        title,
         "Each bar is one month's bill, stacked by line item: the app instances at the bottom, then \
-         the database and the fixed costs."
-            .into(),
-        svg,
-        &[],
-    );
-    c.legend = stacks
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
-        .collect();
-    charts.push(c);
+         the database and the fixed costs.",
+        &CategoryChart {
+            title: "Monthly cost by line item",
+            x_desc: "month",
+            y_desc: &format!("cost per month ({cur})"),
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &stacks,
+            lines: &[],
+            hrules: &[],
+        },
+    )?);
 
     let mut lines = vec![Series {
         label: "peak req/s".into(),
@@ -313,20 +302,8 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
             color: PURPLE,
         })
         .collect();
-    let title = "Demand and planned capacity";
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: "requests per second",
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &[],
-        lines: &lines,
-        hrules: &hrules,
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "demand",
-        title,
         format!(
             "Peak and average request rates per month against what the planned instances carry \
              at the target utilisation.{}",
@@ -335,19 +312,17 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 .map(|s| format!(" {s}"))
                 .collect::<String>()
         ),
-        svg,
-        &[],
-    );
-    c.legend = lines
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "line"))
-        .chain(
-            hrules
-                .iter()
-                .map(|h| LegendItem::new(h.label.clone(), h.color, "rule")),
-        )
-        .collect();
-    charts.push(c);
+        &CategoryChart {
+            title: "Demand and planned capacity",
+            x_desc: "month",
+            y_desc: "requests per second",
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &[],
+            lines: &lines,
+            hrules: &hrules,
+        },
+    )?);
 
     let stacks = [
         Series {
@@ -395,20 +370,8 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
     })
     .into_iter()
     .collect();
-    let title = "Instances needed";
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: "instances",
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &stacks,
-        lines: &[],
-        hrules: &hrules,
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "instances",
-        title,
         format!(
             "Instances for the peak at the target utilisation, plus the spares.{}",
             if off_chart.is_empty() && limit > 0 {
@@ -419,19 +382,17 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 off_chart.iter().map(|s| format!(" {s}")).collect()
             }
         ),
-        svg,
-        &[],
-    );
-    c.legend = stacks
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
-        .chain(
-            hrules
-                .iter()
-                .map(|h| LegendItem::new(h.label.clone(), h.color, "rule")),
-        )
-        .collect();
-    charts.push(c);
+        &CategoryChart {
+            title: "Instances needed",
+            x_desc: "month",
+            y_desc: "instances",
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &stacks,
+            lines: &[],
+            hrules: &hrules,
+        },
+    )?);
     Ok(charts)
 }
 

@@ -15,7 +15,10 @@ use serde::Serialize;
 use crate::capacity::{
     CapacityReport, FitOutcome, Growth, LittleCheck, Peak, SearchModel, StepRecord, UslFit,
 };
-use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_points};
+use crate::report::html::{
+    Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_figure, percentile_line,
+    rule_legend,
+};
 use crate::report::plot::{
     self, BLUE, Band, GREEN, Line, ORANGE, PALETTE, PURPLE, Rule, VERMILLION, XyChart, YUnit,
 };
@@ -564,10 +567,7 @@ fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
         svg,
         &lines,
     );
-    for h in &hrules {
-        c.legend
-            .push(LegendItem::new(h.label.clone(), VERMILLION, "rule"));
-    }
+    c.legend.extend(rule_legend(&hrules));
     Ok(Some(c))
 }
 
@@ -651,16 +651,16 @@ fn distribution_chart(
             continue;
         };
         match overall.histogram.decode() {
-            Ok(h) if !h.is_empty() => lines.push(Line {
-                label: format!(
+            Ok(h) if !h.is_empty() => lines.push(percentile_line(
+                format!(
                     "step {}: {} {}",
                     s.index,
                     fmt_num(s.load),
                     r.model.load_unit()
                 ),
-                color: PALETTE[i % PALETTE.len()],
-                points: percentile_points(&h),
-            }),
+                PALETTE[i % PALETTE.len()],
+                &h,
+            )),
             Ok(_) => {}
             Err(e) => problems.push(format!("step {}: {e}", s.index)),
         }
@@ -668,8 +668,6 @@ fn distribution_chart(
     if lines.is_empty() {
         return Ok((None, None));
     }
-    let title = "Latency distribution per step";
-    let svg = plot::percentile_chart(title, &lines)?;
     let note = (n > lines.len()).then(|| {
         format!(
             "Drawn: {} of the {n} steps, evenly spaced; capacity.json keeps every step's \
@@ -677,18 +675,14 @@ fn distribution_chart(
             lines.len()
         )
     });
-    Ok((
-        Some(chart(
-            "distribution",
-            title,
-            "Every request of a step's hold at each percentile, from the exact histograms; the \
-             tail stretches as load rises."
-                .into(),
-            svg,
-            &lines,
-        )),
-        note,
-    ))
+    let figure = percentile_figure(
+        "distribution",
+        "Latency distribution per step",
+        "Every request of a step's hold at each percentile, from the exact histograms; the tail \
+         stretches as load rises.",
+        &lines,
+    )?;
+    Ok((Some(figure), note))
 }
 
 fn little_row(c: &LittleCheck) -> LittleRow {

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::{Bucket, LatencyRow, StatusRow};
 use crate::report::html::{
-    Cell, Chart, Fact, HtmlError, MAX_POINTS, MAX_ROWS, chart, percentile_points,
+    Cell, Chart, Fact, HtmlError, MAX_POINTS, MAX_ROWS, chart, percentile_figure, percentile_line,
+    percentile_points, time_figure,
 };
 use crate::report::plot::{
     self, BLUE, Bar, GREEN, Line, ORANGE, PALETTE, PURPLE, SKY, TimeChart, VERMILLION, YUnit,
@@ -51,46 +52,37 @@ pub(super) fn timeline(
         line("requests/s", BLUE, b, |b| b.rps),
         line("errors/s", VERMILLION, b, |b| b.eps),
     ];
-    let title = "Throughput and errors per second";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "requests or errors per second",
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart(
+    charts.push(time_figure(
         "throughput",
-        title,
         "Completed requests and failed requests per second, all scopes together. Vertical rules \
-         mark stage starts."
-            .into(),
-        svg,
-        &lines,
-    ));
+         mark stage starts.",
+        &TimeChart {
+            title: "Throughput and errors per second",
+            y_desc: "requests or errors per second",
+            y_unit: YUnit::Count,
+            lines: &lines,
+            stages,
+            x_max,
+        },
+    )?);
 
     let lines = [
         line("p50", BLUE, b, |b| b.p50),
         line("p95", ORANGE, b, |b| b.p95),
         line("p99", PURPLE, b, |b| b.p99),
     ];
-    let title = "Latency percentiles over time";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "latency",
-        y_unit: YUnit::Micros,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart(
+    charts.push(time_figure(
         "latency",
-        title,
-        "Per-second p50, p95 and p99 of every request, measured from the actual send.".into(),
-        svg,
-        &lines,
-    ));
+        "Per-second p50, p95 and p99 of every request, measured from the actual send.",
+        &TimeChart {
+            title: "Latency percentiles over time",
+            y_desc: "latency",
+            y_unit: YUnit::Micros,
+            lines: &lines,
+            stages,
+            x_max,
+        },
+    )?);
 
     let (label, y_desc, caption) = if open {
         (
@@ -111,15 +103,18 @@ pub(super) fn timeline(
     } else {
         "Active users over time"
     };
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc,
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart("load", title, caption.into(), svg, &lines));
+    charts.push(time_figure(
+        "load",
+        caption,
+        &TimeChart {
+            title,
+            y_desc,
+            y_unit: YUnit::Count,
+            lines: &lines,
+            stages,
+            x_max,
+        },
+    )?);
     Ok(charts)
 }
 
@@ -186,14 +181,13 @@ pub(super) fn distribution_charts(
         } else {
             "Latency distribution (HdrHistogram percentiles)".to_owned()
         };
-        let svg = plot::percentile_chart(&title, &lines)?;
         let id = if g == 0 {
             "distribution".to_owned()
         } else {
             format!("distribution-{}", g + 1)
         };
         let caption = if g == 0 { caption } else { "" };
-        charts.push(chart(&id, &title, caption.into(), svg, &lines));
+        charts.push(percentile_figure(&id, &title, caption, &lines)?);
     }
     let drawn = scopes.len();
     let note = (total_tx > drawn).then(|| {
@@ -312,20 +306,21 @@ pub(super) fn arrivals(
         return Ok((facts, None));
     }
     let lines = [line("late arrivals/s", VERMILLION, b, |b| b.late)];
-    let title = "Late arrivals per second";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "late arrivals per second",
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages: &[],
-        x_max,
-    })?;
-    let caption = "Arrivals that started later than their scheduled time: the load generator or \
-                   the in-flight cap could not keep up, so latency from the intended start (below) \
-                   is the honest number."
-        .to_owned();
-    Ok((facts, Some(chart("late", title, caption, svg, &lines))))
+    let late = time_figure(
+        "late",
+        "Arrivals that started later than their scheduled time: the load generator or the \
+         in-flight cap could not keep up, so latency from the intended start (below) is the honest \
+         number.",
+        &TimeChart {
+            title: "Late arrivals per second",
+            y_desc: "late arrivals per second",
+            y_unit: YUnit::Count,
+            lines: &lines,
+            stages: &[],
+            x_max,
+        },
+    )?;
+    Ok((facts, Some(late)))
 }
 
 pub(super) fn intended(
@@ -373,32 +368,18 @@ pub(super) fn intended(
         return Ok((None, rows));
     }
     let lines = [
-        Line {
-            label: "from actual send".into(),
-            color: BLUE,
-            points: percentile_points(&actual),
-        },
-        Line {
-            label: "from intended start".into(),
-            color: PURPLE,
-            points: percentile_points(&intended),
-        },
+        percentile_line("from actual send", BLUE, &actual),
+        percentile_line("from intended start", PURPLE, &intended),
     ];
-    let title = "Latency from intended start vs actual send";
-    let svg = plot::percentile_chart(title, &lines)?;
-    Ok((
-        Some(chart(
-            "intended",
-            title,
-            "Open model: latency measured from when each arrival was scheduled includes the time \
-             it waited to start (coordinated omission corrected). A gap between the lines means \
-             requests queued before being sent."
-                .into(),
-            svg,
-            &lines,
-        )),
-        rows,
-    ))
+    let figure = percentile_figure(
+        "intended",
+        "Latency from intended start vs actual send",
+        "Open model: latency measured from when each arrival was scheduled includes the time it \
+         waited to start (coordinated omission corrected). A gap between the lines means requests \
+         queued before being sent.",
+        &lines,
+    )?;
+    Ok((Some(figure), rows))
 }
 
 /// The generator's own health: the verdict, its figures and a chart of CPU, run-queue wait and
@@ -445,15 +426,15 @@ pub(super) fn generator_section(
         .collect();
     // One time chart of `lines`, y shown as `y_unit`.
     let time = |id: &str, title: &str, caption: &str, y_desc: &str, y_unit, lines: &[Line]| {
-        let svg = plot::time_chart(&TimeChart {
+        let spec = TimeChart {
             title,
             y_desc,
             y_unit,
             lines,
             stages,
             x_max,
-        })?;
-        Ok::<Chart, HtmlError>(chart(id, title, caption.to_owned(), svg, lines))
+        };
+        time_figure(id, caption, &spec)
     };
     let mut charts = Vec::new();
     if !load_lines.is_empty() {
@@ -535,22 +516,18 @@ pub(super) fn server_charts(
             color: PALETTE[i % PALETTE.len()],
             points,
         }];
-        let title = format!("Server metric: {}", s.name);
-        let svg = plot::time_chart(&TimeChart {
-            title: &title,
-            y_desc: &s.name,
-            y_unit,
-            lines: &lines,
-            stages,
-            x_max,
-        })?;
-        charts.push(chart(
+        charts.push(time_figure(
             &format!("server-{i}"),
-            &title,
             format!("Scraped from the target during the run; unit: {}.", s.unit),
-            svg,
-            &lines,
-        ));
+            &TimeChart {
+                title: &format!("Server metric: {}", s.name),
+                y_desc: &s.name,
+                y_unit,
+                lines: &lines,
+                stages,
+                x_max,
+            },
+        )?);
     }
     let n = run.server_metrics.len();
     let note = (n > MAX_SERVER_CHARTS).then(|| {
