@@ -20,7 +20,8 @@ use crate::report::html::{
     rule_legend,
 };
 use crate::report::plot::{
-    self, BLUE, Band, GREEN, Line, ORANGE, PALETTE, PURPLE, Rule, VERMILLION, XyChart, YUnit,
+    self, BLUE, Band, GREEN, Line, ORANGE, PALETTE, PURPLE, PlotError, Rule, VERMILLION, XyChart,
+    YUnit,
 };
 use crate::report::units::{fmt_num, fmt_rate, fmt_ratio, fmt_secs, fmt_si};
 use crate::results::{ScopeKind, SlaVerdict};
@@ -497,6 +498,31 @@ fn is_latency(v: &SlaVerdict) -> bool {
     matches!(v.unit.as_str(), "us" | "seconds") && v.comparison.starts_with('<')
 }
 
+/// A measure of every step against the load it offered: `lines` through the steps, a dot on
+/// each step.
+fn per_step_chart(
+    r: &CapacityReport,
+    title: &str,
+    y_desc: &str,
+    y_unit: YUnit,
+    lines: &[Line],
+    vrules: &[Rule],
+    hrules: &[Rule],
+) -> Result<String, PlotError> {
+    plot::xy_chart(&XyChart {
+        title,
+        x_desc: &format!("load ({})", r.model.load_unit()),
+        y_desc,
+        y_unit,
+        lines,
+        dots: lines,
+        bands: &[],
+        vrules,
+        hrules,
+        x_min: 0.0,
+    })
+}
+
 fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
     let series = |f: fn(&StepRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         r.steps
@@ -544,20 +570,8 @@ fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
             });
         }
     }
-    let x_desc = format!("load ({})", r.model.load_unit());
     let title = "Latency percentiles per step";
-    let svg = plot::xy_chart(&XyChart {
-        title,
-        x_desc: &x_desc,
-        y_desc: "latency",
-        y_unit: YUnit::Micros,
-        lines: &lines,
-        dots: &lines,
-        bands: &[],
-        vrules: &vrules,
-        hrules: &hrules,
-        x_min: 0.0,
-    })?;
+    let svg = per_step_chart(r, title, "latency", YUnit::Micros, &lines, &vrules, &hrules)?;
     let mut c = chart(
         "latency",
         title,
@@ -594,20 +608,16 @@ fn error_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
         })
         .into_iter()
         .collect();
-    let x_desc = format!("load ({})", r.model.load_unit());
     let title = "Error rate per step";
-    let svg = plot::xy_chart(&XyChart {
+    let svg = per_step_chart(
+        r,
         title,
-        x_desc: &x_desc,
-        y_desc: "errors / requests",
-        y_unit: YUnit::Ratio,
-        lines: &lines,
-        dots: &lines,
-        bands: &[],
-        vrules: &[],
-        hrules: &hrules,
-        x_min: 0.0,
-    })?;
+        "errors / requests",
+        YUnit::Ratio,
+        &lines,
+        &[],
+        &hrules,
+    )?;
     Ok(Some(chart(
         "errors",
         title,
