@@ -271,6 +271,12 @@ pub(crate) fn percentile_line(
     }
 }
 
+/// The text as it appears in a page after autoescaping.
+#[cfg(test)]
+pub(crate) fn esc(s: &str) -> String {
+    tera::escape_html(s)
+}
+
 /// Points of a percentile plot: `(1/(1-q), µs)`, with q = 1 placed at `1/(1-q)` = count, the
 /// finest resolution the sample supports.
 pub(crate) fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {

@@ -578,12 +578,14 @@ mod tests {
 
     use super::*;
     use crate::compare::{CompareOptions, compare};
+    use crate::report::html::esc;
     use crate::testing::sampled::{Spec, run};
 
-    fn pair(slowdown: f64) -> Comparison {
-        let mut rng = StdRng::seed_from_u64(7);
+    /// A baseline and a candidate `slowdown` times slower, `seconds` long at 300 req/s.
+    fn two_runs(seed: u64, seconds: u32, slowdown: f64) -> (RunResults, RunResults) {
+        let mut rng = StdRng::seed_from_u64(seed);
         let spec = Spec {
-            seconds: 20,
+            seconds,
             rps: 300.0,
             ..Spec::default()
         };
@@ -596,15 +598,16 @@ mod tests {
             },
             &mut rng,
         );
+        (a, b)
+    }
+
+    fn pair(slowdown: f64) -> Comparison {
+        let (a, b) = two_runs(7, 20, slowdown);
         compare(&a, &b, &CompareOptions::default()).expect("compares")
     }
 
     fn render(c: &Comparison) -> String {
         render_compare(c).expect("renders")
-    }
-
-    fn esc(s: &str) -> String {
-        tera::escape_html(s)
     }
 
     #[test]
@@ -663,21 +666,7 @@ mod tests {
 
     #[test]
     fn with_runs_the_curves_come_from_the_histograms() {
-        let mut rng = StdRng::seed_from_u64(11);
-        let spec = Spec {
-            seconds: 10,
-            rps: 300.0,
-            ..Spec::default()
-        };
-        let a = run("shop", &spec, &mut rng);
-        let b = run(
-            "shop",
-            &Spec {
-                slowdown: 1.2,
-                ..spec.clone()
-            },
-            &mut rng,
-        );
+        let (a, b) = two_runs(11, 10, 1.2);
         let c = compare(&a, &b, &CompareOptions::default()).expect("compares");
         let html = render_compare_with_runs(&c, &a, &b).expect("renders");
         assert!(html.contains("from both runs&#x27; exact histograms"));

@@ -324,6 +324,7 @@ mod tests {
 
     use super::*;
     use crate::history::{HistoryOptions, LoadedRun, history};
+    use crate::report::html::esc;
     use crate::testing::sampled::{Spec, run};
 
     fn runs(n: usize, step_at: Option<usize>) -> Vec<LoadedRun> {
@@ -367,10 +368,6 @@ mod tests {
 
     fn render(h: &History) -> String {
         render_history(h).expect("renders")
-    }
-
-    fn esc(s: &str) -> String {
-        tera::escape_html(s)
     }
 
     #[test]

@@ -446,6 +446,7 @@ fn month_row(p: &CostPlan, m: &MonthPlan, has_users: bool) -> MonthRow {
 mod tests {
     use super::*;
     use crate::planning::{Catalogue, Forecast, PlanInputs, ResolvedCapacity, plan};
+    use crate::report::html::esc;
 
     fn example() -> CostPlan {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/capacity/");
@@ -468,10 +469,6 @@ mod tests {
 
     fn render(p: &CostPlan) -> String {
         render_plan(p).expect("renders")
-    }
-
-    fn esc(s: &str) -> String {
-        tera::escape_html(s)
     }
 
     #[test]

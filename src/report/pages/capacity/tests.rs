@@ -3,6 +3,7 @@
 use super::*;
 use crate::capacity::points::{PointsOptions, steps_from_csv};
 use crate::capacity::{AnalysisOptions, CapacityReport, StopReason, search::SearchSettings};
+use crate::report::html::esc;
 
 fn points_report(csv: &str, p95_limit_ms: Option<f64>, model: SearchModel) -> CapacityReport {
     let steps =
@@ -46,10 +47,6 @@ fn example() -> CapacityReport {
 
 fn render(r: &CapacityReport) -> String {
     render_capacity(r).expect("renders")
-}
-
-fn esc(s: &str) -> String {
-    tera::escape_html(s)
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::report::html::{JS, script_hash};
+use crate::report::html::{JS, esc, script_hash};
 use crate::report::units::fmt_ratio;
 use crate::results::{
     ArrivalStats, ArrivalUnit, ErrorCount, ProfileStage, ScenarioInfo, ScopeResults, ScopeStats,
@@ -231,11 +231,6 @@ fn small() -> RunResults {
 
 fn render(run: &RunResults) -> String {
     render_html(run).expect("renders")
-}
-
-/// The text as it appears in the page after autoescaping.
-fn esc(s: &str) -> String {
-    tera::escape_html(s)
 }
 
 /// The `<tr>` whose `data-*` attribute has `value`.
