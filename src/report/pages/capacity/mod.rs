@@ -345,31 +345,26 @@ fn to_fit_axis(r: &CapacityReport, load: f64) -> f64 {
 
 fn throughput_chart(r: &CapacityReport) -> Result<Chart, HtmlError> {
     let a = &r.analysis;
-    let point = |s: &StepRecord| (s.fit_load(r.model), s.measured.throughput_rps);
-    let passed: Vec<(f64, f64)> = r.steps.iter().filter(|s| s.sla_passed).map(point).collect();
-    let failed: Vec<(f64, f64)> = r
-        .steps
-        .iter()
-        .filter(|s| !s.sla_passed)
-        .map(point)
-        .collect();
     let mut legend = Vec::new();
     let mut dots = Vec::new();
-    if !passed.is_empty() {
-        legend.push(LegendItem::new("step within SLAs", GREEN, "dot"));
-        dots.push(Line {
-            label: String::new(),
-            color: GREEN,
-            points: passed,
-        });
-    }
-    if !failed.is_empty() {
-        legend.push(LegendItem::new("step breaching an SLA", VERMILLION, "dot"));
-        dots.push(Line {
-            label: String::new(),
-            color: VERMILLION,
-            points: failed,
-        });
+    for (passed, label, color) in [
+        (true, "step within SLAs", GREEN),
+        (false, "step breaching an SLA", VERMILLION),
+    ] {
+        let points: Vec<(f64, f64)> = r
+            .steps
+            .iter()
+            .filter(|s| s.sla_passed == passed)
+            .map(|s| (s.fit_load(r.model), s.measured.throughput_rps))
+            .collect();
+        if !points.is_empty() {
+            legend.push(LegendItem::new(label, color, "dot"));
+            dots.push(Line {
+                label: String::new(),
+                color,
+                points,
+            });
+        }
     }
     let mut lines = Vec::new();
     let mut bands = Vec::new();
