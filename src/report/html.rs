@@ -277,6 +277,21 @@ pub(crate) fn esc(s: &str) -> String {
     tera::escape_html(s)
 }
 
+/// Asserts that a page loads nothing: no URL but in `allowed` (input text that holds one, as
+/// the page escapes it), no `src=`, `url(` or `@import`, and only in-page links.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_nothing_external(html: &str, allowed: &str) {
+    let without = html.replace(&esc(allowed), "");
+    assert!(!without.contains("http://"), "http:// found");
+    assert!(!without.contains("https://"), "https:// found");
+    assert!(!html.contains("src="), "no src attributes at all");
+    for (i, _) in html.match_indices("href=\"") {
+        assert_eq!(&html[i + 6..i + 7], "#", "only in-page links");
+    }
+    assert!(!html.contains("@import") && !html.contains("url("));
+}
+
 /// Points of a percentile plot: `(1/(1-q), µs)`, with q = 1 placed at `1/(1-q)` = count, the
 /// finest resolution the sample supports.
 pub(crate) fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
