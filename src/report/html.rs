@@ -89,6 +89,14 @@ pub(crate) struct Verdict {
     pub(crate) details: Vec<String>,
 }
 
+/// A headline number.
+#[derive(Debug, Serialize)]
+pub(crate) struct Card {
+    pub(crate) label: &'static str,
+    pub(crate) value: String,
+    pub(crate) detail: String,
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct Fact {
     pub(crate) label: &'static str,

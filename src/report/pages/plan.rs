@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::planning::{CostPlan, MonthPlan, group};
-use crate::report::html::{Cell, Chart, Fact, HtmlError, category_figure};
+use crate::report::html::{Card, Cell, Chart, Fact, HtmlError, category_figure};
 use crate::report::plot::{
     BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
 };
@@ -39,13 +39,6 @@ struct Page {
     months: Vec<MonthRow>,
     has_users: bool,
     schema_version: u32,
-}
-
-#[derive(Debug, Serialize)]
-struct Card {
-    label: &'static str,
-    value: String,
-    detail: String,
 }
 
 #[derive(Debug, Serialize)]

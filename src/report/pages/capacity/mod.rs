@@ -16,7 +16,7 @@ use crate::capacity::{
     CapacityReport, FitOutcome, Growth, LittleCheck, Peak, SearchModel, StepRecord, UslFit,
 };
 use crate::report::html::{
-    Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_figure, percentile_line,
+    Card, Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_figure, percentile_line,
     rule_legend,
 };
 use crate::report::plot::{
@@ -60,14 +60,6 @@ struct Page {
     problems: Vec<String>,
     schema_version: u32,
     kneepoint_version: String,
-}
-
-/// A headline number.
-#[derive(Debug, Serialize)]
-struct Card {
-    label: &'static str,
-    value: String,
-    detail: String,
 }
 
 #[derive(Debug, Serialize)]
