@@ -7,8 +7,8 @@ use super::*;
 use crate::report::html::{JS, assert_nothing_external, esc, script_hash};
 use crate::report::units::fmt_ratio;
 use crate::results::{
-    ArrivalStats, ArrivalUnit, ErrorCount, ProfileStage, ScenarioInfo, ScopeResults, ScopeStats,
-    SerializedHistogram, ServerSeries, StageRecord, new_histogram, record,
+    ArrivalStats, ArrivalUnit, ErrorCount, ErrorKind, ProfileStage, ScenarioInfo, ScopeResults,
+    ScopeStats, SerializedHistogram, ServerSeries, StageRecord, new_histogram, record,
 };
 
 /// Shape of a synthetic run.
