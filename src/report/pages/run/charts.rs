@@ -36,6 +36,36 @@ fn line(
     }
 }
 
+/// The run's time axis, stage starts and end: every time chart of the page is drawn on it.
+#[derive(Clone, Copy)]
+struct Axis<'a> {
+    stages: &'a [(f64, String)],
+    x_max: f64,
+}
+
+impl Axis<'_> {
+    /// A time chart of `lines` on this axis, as a figure.
+    fn figure(
+        self,
+        id: &str,
+        title: &str,
+        caption: impl Into<String>,
+        y_desc: &str,
+        y_unit: YUnit,
+        lines: &[Line],
+    ) -> Result<Chart, HtmlError> {
+        let spec = TimeChart {
+            title,
+            y_desc,
+            y_unit,
+            lines,
+            stages: self.stages,
+            x_max: self.x_max,
+        };
+        time_figure(id, caption, &spec)
+    }
+}
+
 pub(super) fn timeline(
     run: &RunResults,
     b: &[Bucket],
@@ -45,6 +75,7 @@ pub(super) fn timeline(
     if b.is_empty() {
         return Ok(Vec::new());
     }
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     let open = matches!(run.profile, LoadProfile::Open { .. });
 
@@ -52,18 +83,14 @@ pub(super) fn timeline(
         line("requests/s", BLUE, b, |b| b.rps),
         line("errors/s", VERMILLION, b, |b| b.eps),
     ];
-    charts.push(time_figure(
+    charts.push(axis.figure(
         "throughput",
+        "Throughput and errors per second",
         "Completed requests and failed requests per second, all scopes together. Vertical rules \
          mark stage starts.",
-        &TimeChart {
-            title: "Throughput and errors per second",
-            y_desc: "requests or errors per second",
-            y_unit: YUnit::Count,
-            lines: &lines,
-            stages,
-            x_max,
-        },
+        "requests or errors per second",
+        YUnit::Count,
+        &lines,
     )?);
 
     let lines = [
@@ -71,17 +98,13 @@ pub(super) fn timeline(
         line("p95", ORANGE, b, |b| b.p95),
         line("p99", PURPLE, b, |b| b.p99),
     ];
-    charts.push(time_figure(
+    charts.push(axis.figure(
         "latency",
+        "Latency percentiles over time",
         "Per-second p50, p95 and p99 of every request, measured from the actual send.",
-        &TimeChart {
-            title: "Latency percentiles over time",
-            y_desc: "latency",
-            y_unit: YUnit::Micros,
-            lines: &lines,
-            stages,
-            x_max,
-        },
+        "latency",
+        YUnit::Micros,
+        &lines,
     )?);
 
     let (label, y_desc, caption) = if open {
@@ -103,18 +126,7 @@ pub(super) fn timeline(
     } else {
         "Active users over time"
     };
-    charts.push(time_figure(
-        "load",
-        caption,
-        &TimeChart {
-            title,
-            y_desc,
-            y_unit: YUnit::Count,
-            lines: &lines,
-            stages,
-            x_max,
-        },
-    )?);
+    charts.push(axis.figure("load", title, caption, y_desc, YUnit::Count, &lines)?);
     Ok(charts)
 }
 
@@ -306,19 +318,16 @@ pub(super) fn arrivals(
         return Ok((facts, None));
     }
     let lines = [line("late arrivals/s", VERMILLION, b, |b| b.late)];
-    let late = time_figure(
+    let axis = Axis { stages: &[], x_max };
+    let late = axis.figure(
         "late",
+        "Late arrivals per second",
         "Arrivals that started later than their scheduled time: the load generator or the \
          in-flight cap could not keep up, so latency from the intended start (below) is the honest \
          number.",
-        &TimeChart {
-            title: "Late arrivals per second",
-            y_desc: "late arrivals per second",
-            y_unit: YUnit::Count,
-            lines: &lines,
-            stages: &[],
-            x_max,
-        },
+        "late arrivals per second",
+        YUnit::Count,
+        &lines,
     )?;
     Ok((facts, Some(late)))
 }
@@ -424,21 +433,10 @@ pub(super) fn generator_section(
         .into_iter()
         .filter(|l| !l.points.is_empty())
         .collect();
-    // One time chart of `lines`, y shown as `y_unit`.
-    let time = |id: &str, title: &str, caption: &str, y_desc: &str, y_unit, lines: &[Line]| {
-        let spec = TimeChart {
-            title,
-            y_desc,
-            y_unit,
-            lines,
-            stages,
-            x_max,
-        };
-        time_figure(id, caption, &spec)
-    };
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     if !load_lines.is_empty() {
-        charts.push(time(
+        charts.push(axis.figure(
             "generator-cpu",
             "Generator: CPU and waiting for a CPU",
             "kneepoint's own CPU over the cores it may use, how busy the host's CPUs were, and \
@@ -457,7 +455,7 @@ pub(super) fn generator_section(
         lag("scheduling lag p99", 0, |s| s.lag_p99_us),
         lag("scheduling lag max", 3, |s| s.lag_max_us),
     ];
-    charts.push(time(
+    charts.push(axis.figure(
         "generator-lag",
         "Generator: scheduling lag",
         "How late kneepoint's runtime woke a probe task that sleeps 5 ms at a time: a response \
@@ -493,6 +491,7 @@ pub(super) fn server_charts(
     stages: &[(f64, String)],
     x_max: f64,
 ) -> Result<(Vec<Chart>, Option<String>), HtmlError> {
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     for (i, s) in run
         .server_metrics
@@ -516,17 +515,13 @@ pub(super) fn server_charts(
             color: PALETTE[i % PALETTE.len()],
             points,
         }];
-        charts.push(time_figure(
+        charts.push(axis.figure(
             &format!("server-{i}"),
+            &format!("Server metric: {}", s.name),
             format!("Scraped from the target during the run; unit: {}.", s.unit),
-            &TimeChart {
-                title: &format!("Server metric: {}", s.name),
-                y_desc: &s.name,
-                y_unit,
-                lines: &lines,
-                stages,
-                x_max,
-            },
+            &s.name,
+            y_unit,
+            &lines,
         )?);
     }
     let n = run.server_metrics.len();
