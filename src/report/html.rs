@@ -15,7 +15,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::plot::{self, CategoryChart, Line, PlotError, Rule, TimeChart};
+use super::plot::{self, CategoryChart, Line, PlotError, Rule};
 use super::units::{fmt_count, fmt_rate, fmt_ratio, fmt_us};
 use crate::results::ScopeKind;
 
@@ -205,16 +205,6 @@ pub(crate) fn chart(id: &str, title: &str, caption: String, svg: String, lines: 
             .map(|l| LegendItem::new(l.label.clone(), l.color, "line"))
             .collect(),
     }
-}
-
-/// A time chart drawn and shown as a figure, with a line swatch per line in its legend.
-pub(crate) fn time_figure(
-    id: &str,
-    caption: impl Into<String>,
-    spec: &TimeChart<'_>,
-) -> Result<Chart, HtmlError> {
-    let svg = plot::time_chart(spec)?;
-    Ok(chart(id, spec.title, caption.into(), svg, spec.lines))
 }
 
 /// A category chart drawn and shown as a figure; its legend lists the stacks (`bar`), then the

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Bucket, LatencyRow, StatusRow};
 use crate::report::html::{
     Cell, Chart, Fact, HtmlError, MAX_POINTS, MAX_ROWS, chart, percentile_figure, percentile_line,
-    percentile_points, time_figure,
+    percentile_points,
 };
 use crate::report::plot::{
     self, BLUE, Bar, GREEN, Line, ORANGE, PALETTE, PURPLE, SKY, TimeChart, VERMILLION, YUnit,
@@ -44,7 +44,7 @@ struct Axis<'a> {
 }
 
 impl Axis<'_> {
-    /// A time chart of `lines` on this axis, as a figure.
+    /// A time chart of `lines` on this axis, as a figure with a line swatch per line.
     fn figure(
         self,
         id: &str,
@@ -54,15 +54,15 @@ impl Axis<'_> {
         y_unit: YUnit,
         lines: &[Line],
     ) -> Result<Chart, HtmlError> {
-        let spec = TimeChart {
+        let svg = plot::time_chart(&TimeChart {
             title,
             y_desc,
             y_unit,
             lines,
             stages: self.stages,
             x_max: self.x_max,
-        };
-        time_figure(id, caption, &spec)
+        })?;
+        Ok(chart(id, title, caption.into(), svg, lines))
     }
 }
 
