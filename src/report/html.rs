@@ -15,7 +15,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::plot::{Line, PlotError};
+use super::plot::{self, CategoryChart, Line, PlotError, Rule};
 use super::units::{fmt_count, fmt_rate, fmt_ratio, fmt_us};
 use crate::results::ScopeKind;
 
@@ -87,6 +87,14 @@ pub(crate) struct Verdict {
     pub(crate) class: &'static str,
     pub(crate) headline: String,
     pub(crate) details: Vec<String>,
+}
+
+/// A headline number.
+#[derive(Debug, Serialize)]
+pub(crate) struct Card {
+    pub(crate) label: &'static str,
+    pub(crate) value: String,
+    pub(crate) detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,12 +207,87 @@ pub(crate) fn chart(id: &str, title: &str, caption: String, svg: String, lines: 
     }
 }
 
+/// A category chart drawn and shown as a figure; its legend lists the stacks (`bar`), then the
+/// lines (`line`), then the rules (`rule`).
+pub(crate) fn category_figure(
+    id: &str,
+    caption: impl Into<String>,
+    spec: &CategoryChart<'_>,
+) -> Result<Chart, HtmlError> {
+    let svg = plot::category_chart(spec)?;
+    let mut c = chart(id, spec.title, caption.into(), svg, &[]);
+    c.legend = spec
+        .stacks
+        .iter()
+        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
+        .chain(
+            spec.lines
+                .iter()
+                .map(|s| LegendItem::new(s.label.clone(), s.color, "line")),
+        )
+        .chain(rule_legend(spec.hrules))
+        .collect();
+    Ok(c)
+}
+
+/// A percentile chart of `lines` shown as a figure.
+pub(crate) fn percentile_figure(
+    id: &str,
+    title: &str,
+    caption: impl Into<String>,
+    lines: &[Line],
+) -> Result<Chart, HtmlError> {
+    let svg = plot::percentile_chart(title, lines)?;
+    Ok(chart(id, title, caption.into(), svg, lines))
+}
+
+/// Legend entries for rules: a `rule` swatch each, in the rule's own colour.
+pub(crate) fn rule_legend(rules: &[Rule]) -> impl Iterator<Item = LegendItem> + '_ {
+    rules
+        .iter()
+        .map(|r| LegendItem::new(r.label.clone(), r.color, "rule"))
+}
+
 pub(crate) fn kind_name(k: ScopeKind) -> &'static str {
     match k {
         ScopeKind::Overall => "overall",
         ScopeKind::Transaction => "transaction",
         ScopeKind::Request => "request",
     }
+}
+
+/// A line of a percentile plot of `h`.
+pub(crate) fn percentile_line(
+    label: impl Into<String>,
+    color: plotters::style::RGBColor,
+    h: &Histogram<u64>,
+) -> Line {
+    Line {
+        label: label.into(),
+        color,
+        points: percentile_points(h),
+    }
+}
+
+/// The text as it appears in a page after autoescaping.
+#[cfg(test)]
+pub(crate) fn esc(s: &str) -> String {
+    tera::escape_html(s)
+}
+
+/// Asserts that a page loads nothing: no URL but in `allowed` (input text that holds one, as
+/// the page escapes it), no `src=`, `url(` or `@import`, and only in-page links.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_nothing_external(html: &str, allowed: &str) {
+    let without = html.replace(&esc(allowed), "");
+    assert!(!without.contains("http://"), "http:// found");
+    assert!(!without.contains("https://"), "https:// found");
+    assert!(!html.contains("src="), "no src attributes at all");
+    for (i, _) in html.match_indices("href=\"") {
+        assert_eq!(&html[i + 6..i + 7], "#", "only in-page links");
+    }
+    assert!(!html.contains("@import") && !html.contains("url("));
 }
 
 /// Points of a percentile plot: `(1/(1-q), µs)`, with q = 1 placed at `1/(1-q)` = count, the

@@ -90,7 +90,7 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
         let kinds: Vec<String> = overall
             .errors
             .iter()
-            .map(|e| format!("{} {}", kind_name(e.kind), e.count))
+            .map(|e| format!("{} {}", super::error_kind_name(e.kind), e.count))
             .collect();
         let _ = writeln!(out, "errors: {}", kinds.join(" · "));
         if let Some(sample) = overall.errors.iter().find_map(|e| e.samples.first()) {
@@ -253,17 +253,6 @@ fn status_text(status: &RunStatus) -> String {
         RunStatus::Interrupted => "interrupted".to_owned(),
         RunStatus::Aborted { reason } => format!("aborted ({reason})"),
         RunStatus::Failed { reason } => format!("failed ({reason})"),
-    }
-}
-
-fn kind_name(kind: crate::results::ErrorKind) -> &'static str {
-    use crate::results::ErrorKind;
-    match kind {
-        ErrorKind::Connect => "connect",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Status => "status",
-        ErrorKind::Check => "check",
-        ErrorKind::Other => "other",
     }
 }
 

@@ -166,11 +166,7 @@ pub(crate) fn fmt_time(t: &jiff::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[track_caller]
-    fn check(got: String, want: &str) {
-        assert_eq!(got, want);
-    }
+    use crate::testing::check;
 
     #[test]
     fn durations_pick_a_readable_unit() {

@@ -4,3 +4,9 @@
 pub(crate) mod sampled;
 pub(crate) mod scenario;
 pub(crate) mod simulated;
+
+/// A formatter wrote `want`.
+#[track_caller]
+pub(crate) fn check(got: String, want: &str) {
+    assert_eq!(got, want);
+}

@@ -10,9 +10,9 @@
 use serde::Serialize;
 
 use crate::planning::{CostPlan, MonthPlan, group};
-use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart};
+use crate::report::html::{Card, Cell, Chart, Fact, HtmlError, category_figure};
 use crate::report::plot::{
-    self, BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
+    BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,
 };
 use crate::report::units::{fmt_count, fmt_money, fmt_num, fmt_rate};
 
@@ -39,13 +39,6 @@ struct Page {
     months: Vec<MonthRow>,
     has_users: bool,
     schema_version: u32,
-}
-
-#[derive(Debug, Serialize)]
-struct Card {
-    label: &'static str,
-    value: String,
-    detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -233,32 +226,21 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 .collect(),
         })
         .collect();
-    let title = "Monthly cost by line item";
-    let y_desc = format!("cost per month ({cur})");
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: &y_desc,
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &stacks,
-        lines: &[],
-        hrules: &[],
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "cost",
-        title,
         "Each bar is one month's bill, stacked by line item: the app instances at the bottom, then \
-         the database and the fixed costs."
-            .into(),
-        svg,
-        &[],
-    );
-    c.legend = stacks
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
-        .collect();
-    charts.push(c);
+         the database and the fixed costs.",
+        &CategoryChart {
+            title: "Monthly cost by line item",
+            x_desc: "month",
+            y_desc: &format!("cost per month ({cur})"),
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &stacks,
+            lines: &[],
+            hrules: &[],
+        },
+    )?);
 
     let mut lines = vec![Series {
         label: "peak req/s".into(),
@@ -313,20 +295,8 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
             color: PURPLE,
         })
         .collect();
-    let title = "Demand and planned capacity";
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: "requests per second",
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &[],
-        lines: &lines,
-        hrules: &hrules,
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "demand",
-        title,
         format!(
             "Peak and average request rates per month against what the planned instances carry \
              at the target utilisation.{}",
@@ -335,19 +305,17 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 .map(|s| format!(" {s}"))
                 .collect::<String>()
         ),
-        svg,
-        &[],
-    );
-    c.legend = lines
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "line"))
-        .chain(
-            hrules
-                .iter()
-                .map(|h| LegendItem::new(h.label.clone(), h.color, "rule")),
-        )
-        .collect();
-    charts.push(c);
+        &CategoryChart {
+            title: "Demand and planned capacity",
+            x_desc: "month",
+            y_desc: "requests per second",
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &[],
+            lines: &lines,
+            hrules: &hrules,
+        },
+    )?);
 
     let stacks = [
         Series {
@@ -395,20 +363,8 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
     })
     .into_iter()
     .collect();
-    let title = "Instances needed";
-    let svg = plot::category_chart(&CategoryChart {
-        title,
-        x_desc: "month",
-        y_desc: "instances",
-        y_unit: YUnit::Count,
-        categories: &labels,
-        stacks: &stacks,
-        lines: &[],
-        hrules: &hrules,
-    })?;
-    let mut c = chart(
+    charts.push(category_figure(
         "instances",
-        title,
         format!(
             "Instances for the peak at the target utilisation, plus the spares.{}",
             if off_chart.is_empty() && limit > 0 {
@@ -419,19 +375,17 @@ fn charts(p: &CostPlan, cost_heads: &[String]) -> Result<Vec<Chart>, HtmlError> 
                 off_chart.iter().map(|s| format!(" {s}")).collect()
             }
         ),
-        svg,
-        &[],
-    );
-    c.legend = stacks
-        .iter()
-        .map(|s| LegendItem::new(s.label.clone(), s.color, "bar"))
-        .chain(
-            hrules
-                .iter()
-                .map(|h| LegendItem::new(h.label.clone(), h.color, "rule")),
-        )
-        .collect();
-    charts.push(c);
+        &CategoryChart {
+            title: "Instances needed",
+            x_desc: "month",
+            y_desc: "instances",
+            y_unit: YUnit::Count,
+            categories: &labels,
+            stacks: &stacks,
+            lines: &[],
+            hrules: &hrules,
+        },
+    )?);
     Ok(charts)
 }
 
@@ -485,6 +439,7 @@ fn month_row(p: &CostPlan, m: &MonthPlan, has_users: bool) -> MonthRow {
 mod tests {
     use super::*;
     use crate::planning::{Catalogue, Forecast, PlanInputs, ResolvedCapacity, plan};
+    use crate::report::html::{assert_nothing_external, esc};
 
     fn example() -> CostPlan {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/capacity/");
@@ -507,10 +462,6 @@ mod tests {
 
     fn render(p: &CostPlan) -> String {
         render_plan(p).expect("renders")
-    }
-
-    fn esc(s: &str) -> String {
-        tera::escape_html(s)
     }
 
     #[test]
@@ -620,12 +571,7 @@ mod tests {
         let html = render(&p);
         assert_eq!(html.matches("<script>").count(), 1);
         assert!(!html.contains("<b>"));
-        let without = html.replace(&esc("https://example.com/"), "");
-        assert!(!without.contains("http://") && !without.contains("https://"));
-        assert!(!html.contains("src=") && !html.contains("url(") && !html.contains("@import"));
-        for (i, _) in html.match_indices("href=\"") {
-            assert_eq!(&html[i + 6..i + 7], "#");
-        }
+        assert_nothing_external(&html, "https://example.com/");
     }
 
     #[test]

@@ -185,11 +185,7 @@ fn fmt_clock(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[track_caller]
-    fn check(got: String, want: &str) {
-        assert_eq!(got, want);
-    }
+    use crate::testing::check;
 
     #[test]
     fn quantile_ticks_read_as_percentiles() {

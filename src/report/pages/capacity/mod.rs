@@ -15,9 +15,13 @@ use serde::Serialize;
 use crate::capacity::{
     CapacityReport, FitOutcome, Growth, LittleCheck, Peak, SearchModel, StepRecord, UslFit,
 };
-use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_points};
+use crate::report::html::{
+    Card, Cell, Chart, Fact, HtmlError, LegendItem, chart, percentile_figure, percentile_line,
+    rule_legend,
+};
 use crate::report::plot::{
-    self, BLUE, Band, GREEN, Line, ORANGE, PALETTE, PURPLE, Rule, VERMILLION, XyChart, YUnit,
+    self, BLUE, Band, GREEN, Line, ORANGE, PALETTE, PURPLE, PlotError, Rule, VERMILLION, XyChart,
+    YUnit,
 };
 use crate::report::units::{fmt_num, fmt_rate, fmt_ratio, fmt_secs, fmt_si};
 use crate::results::{ScopeKind, SlaVerdict};
@@ -56,14 +60,6 @@ struct Page {
     problems: Vec<String>,
     schema_version: u32,
     kneepoint_version: String,
-}
-
-/// A headline number.
-#[derive(Debug, Serialize)]
-struct Card {
-    label: &'static str,
-    value: String,
-    detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -341,31 +337,26 @@ fn to_fit_axis(r: &CapacityReport, load: f64) -> f64 {
 
 fn throughput_chart(r: &CapacityReport) -> Result<Chart, HtmlError> {
     let a = &r.analysis;
-    let point = |s: &StepRecord| (s.fit_load(r.model), s.measured.throughput_rps);
-    let passed: Vec<(f64, f64)> = r.steps.iter().filter(|s| s.sla_passed).map(point).collect();
-    let failed: Vec<(f64, f64)> = r
-        .steps
-        .iter()
-        .filter(|s| !s.sla_passed)
-        .map(point)
-        .collect();
     let mut legend = Vec::new();
     let mut dots = Vec::new();
-    if !passed.is_empty() {
-        legend.push(LegendItem::new("step within SLAs", GREEN, "dot"));
-        dots.push(Line {
-            label: String::new(),
-            color: GREEN,
-            points: passed,
-        });
-    }
-    if !failed.is_empty() {
-        legend.push(LegendItem::new("step breaching an SLA", VERMILLION, "dot"));
-        dots.push(Line {
-            label: String::new(),
-            color: VERMILLION,
-            points: failed,
-        });
+    for (passed, label, color) in [
+        (true, "step within SLAs", GREEN),
+        (false, "step breaching an SLA", VERMILLION),
+    ] {
+        let points: Vec<(f64, f64)> = r
+            .steps
+            .iter()
+            .filter(|s| s.sla_passed == passed)
+            .map(|s| (s.fit_load(r.model), s.measured.throughput_rps))
+            .collect();
+        if !points.is_empty() {
+            legend.push(LegendItem::new(label, color, "dot"));
+            dots.push(Line {
+                label: String::new(),
+                color,
+                points,
+            });
+        }
     }
     let mut lines = Vec::new();
     let mut bands = Vec::new();
@@ -493,6 +484,31 @@ fn is_latency(v: &SlaVerdict) -> bool {
     matches!(v.unit.as_str(), "us" | "seconds") && v.comparison.starts_with('<')
 }
 
+/// A measure of every step against the load it offered: `lines` through the steps, a dot on
+/// each step.
+fn per_step_chart(
+    r: &CapacityReport,
+    title: &str,
+    y_desc: &str,
+    y_unit: YUnit,
+    lines: &[Line],
+    vrules: &[Rule],
+    hrules: &[Rule],
+) -> Result<String, PlotError> {
+    plot::xy_chart(&XyChart {
+        title,
+        x_desc: &format!("load ({})", r.model.load_unit()),
+        y_desc,
+        y_unit,
+        lines,
+        dots: lines,
+        bands: &[],
+        vrules,
+        hrules,
+        x_min: 0.0,
+    })
+}
+
 fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
     let series = |f: fn(&StepRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         r.steps
@@ -540,20 +556,8 @@ fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
             });
         }
     }
-    let x_desc = format!("load ({})", r.model.load_unit());
     let title = "Latency percentiles per step";
-    let svg = plot::xy_chart(&XyChart {
-        title,
-        x_desc: &x_desc,
-        y_desc: "latency",
-        y_unit: YUnit::Micros,
-        lines: &lines,
-        dots: &lines,
-        bands: &[],
-        vrules: &vrules,
-        hrules: &hrules,
-        x_min: 0.0,
-    })?;
+    let svg = per_step_chart(r, title, "latency", YUnit::Micros, &lines, &vrules, &hrules)?;
     let mut c = chart(
         "latency",
         title,
@@ -563,10 +567,7 @@ fn latency_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
         svg,
         &lines,
     );
-    for h in &hrules {
-        c.legend
-            .push(LegendItem::new(h.label.clone(), VERMILLION, "rule"));
-    }
+    c.legend.extend(rule_legend(&hrules));
     Ok(Some(c))
 }
 
@@ -593,20 +594,16 @@ fn error_chart(r: &CapacityReport) -> Result<Option<Chart>, HtmlError> {
         })
         .into_iter()
         .collect();
-    let x_desc = format!("load ({})", r.model.load_unit());
     let title = "Error rate per step";
-    let svg = plot::xy_chart(&XyChart {
+    let svg = per_step_chart(
+        r,
         title,
-        x_desc: &x_desc,
-        y_desc: "errors / requests",
-        y_unit: YUnit::Ratio,
-        lines: &lines,
-        dots: &lines,
-        bands: &[],
-        vrules: &[],
-        hrules: &hrules,
-        x_min: 0.0,
-    })?;
+        "errors / requests",
+        YUnit::Ratio,
+        &lines,
+        &[],
+        &hrules,
+    )?;
     Ok(Some(chart(
         "errors",
         title,
@@ -650,16 +647,16 @@ fn distribution_chart(
             continue;
         };
         match overall.histogram.decode() {
-            Ok(h) if !h.is_empty() => lines.push(Line {
-                label: format!(
+            Ok(h) if !h.is_empty() => lines.push(percentile_line(
+                format!(
                     "step {}: {} {}",
                     s.index,
                     fmt_num(s.load),
                     r.model.load_unit()
                 ),
-                color: PALETTE[i % PALETTE.len()],
-                points: percentile_points(&h),
-            }),
+                PALETTE[i % PALETTE.len()],
+                &h,
+            )),
             Ok(_) => {}
             Err(e) => problems.push(format!("step {}: {e}", s.index)),
         }
@@ -667,8 +664,6 @@ fn distribution_chart(
     if lines.is_empty() {
         return Ok((None, None));
     }
-    let title = "Latency distribution per step";
-    let svg = plot::percentile_chart(title, &lines)?;
     let note = (n > lines.len()).then(|| {
         format!(
             "Drawn: {} of the {n} steps, evenly spaced; capacity.json keeps every step's \
@@ -676,18 +671,14 @@ fn distribution_chart(
             lines.len()
         )
     });
-    Ok((
-        Some(chart(
-            "distribution",
-            title,
-            "Every request of a step's hold at each percentile, from the exact histograms; the \
-             tail stretches as load rises."
-                .into(),
-            svg,
-            &lines,
-        )),
-        note,
-    ))
+    let figure = percentile_figure(
+        "distribution",
+        "Latency distribution per step",
+        "Every request of a step's hold at each percentile, from the exact histograms; the tail \
+         stretches as load rises.",
+        &lines,
+    )?;
+    Ok((Some(figure), note))
 }
 
 fn little_row(c: &LittleCheck) -> LittleRow {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::capacity::points::{PointsOptions, steps_from_csv};
 use crate::capacity::{AnalysisOptions, CapacityReport, StopReason, search::SearchSettings};
+use crate::report::html::{assert_nothing_external, esc};
 
 fn points_report(csv: &str, p95_limit_ms: Option<f64>, model: SearchModel) -> CapacityReport {
     let steps =
@@ -46,10 +47,6 @@ fn example() -> CapacityReport {
 
 fn render(r: &CapacityReport) -> String {
     render_capacity(r).expect("renders")
-}
-
-fn esc(s: &str) -> String {
-    tera::escape_html(s)
 }
 
 #[test]
@@ -169,13 +166,7 @@ fn no_external_references_and_names_escaped() {
         "only the page's own script"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
-    let without = html.replace(&esc(&r.scenario), "");
-    assert!(!without.contains("http://") && !without.contains("https://"));
-    assert!(!html.contains("src="));
-    for (i, _) in html.match_indices("href=\"") {
-        assert_eq!(&html[i + 6..i + 7], "#", "only in-page links");
-    }
-    assert!(!html.contains("@import") && !html.contains("url("));
+    assert_nothing_external(&html, &r.scenario);
     let csp = format!(
         "script-src '{}'",
         esc(&crate::report::html::script_hash(crate::report::html::JS))

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::{Bucket, LatencyRow, StatusRow};
 use crate::report::html::{
-    Cell, Chart, Fact, HtmlError, MAX_POINTS, MAX_ROWS, chart, percentile_points,
+    Cell, Chart, Fact, HtmlError, MAX_POINTS, MAX_ROWS, chart, percentile_figure, percentile_line,
+    percentile_points,
 };
 use crate::report::plot::{
     self, BLUE, Bar, GREEN, Line, ORANGE, PALETTE, PURPLE, SKY, TimeChart, VERMILLION, YUnit,
@@ -35,6 +36,36 @@ fn line(
     }
 }
 
+/// The run's time axis, stage starts and end: every time chart of the page is drawn on it.
+#[derive(Clone, Copy)]
+struct Axis<'a> {
+    stages: &'a [(f64, String)],
+    x_max: f64,
+}
+
+impl Axis<'_> {
+    /// A time chart of `lines` on this axis, as a figure with a line swatch per line.
+    fn figure(
+        self,
+        id: &str,
+        title: &str,
+        caption: impl Into<String>,
+        y_desc: &str,
+        y_unit: YUnit,
+        lines: &[Line],
+    ) -> Result<Chart, HtmlError> {
+        let svg = plot::time_chart(&TimeChart {
+            title,
+            y_desc,
+            y_unit,
+            lines,
+            stages: self.stages,
+            x_max: self.x_max,
+        })?;
+        Ok(chart(id, title, caption.into(), svg, lines))
+    }
+}
+
 pub(super) fn timeline(
     run: &RunResults,
     b: &[Bucket],
@@ -44,6 +75,7 @@ pub(super) fn timeline(
     if b.is_empty() {
         return Ok(Vec::new());
     }
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     let open = matches!(run.profile, LoadProfile::Open { .. });
 
@@ -51,46 +83,29 @@ pub(super) fn timeline(
         line("requests/s", BLUE, b, |b| b.rps),
         line("errors/s", VERMILLION, b, |b| b.eps),
     ];
-    let title = "Throughput and errors per second";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "requests or errors per second",
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart(
+    charts.push(axis.figure(
         "throughput",
-        title,
+        "Throughput and errors per second",
         "Completed requests and failed requests per second, all scopes together. Vertical rules \
-         mark stage starts."
-            .into(),
-        svg,
+         mark stage starts.",
+        "requests or errors per second",
+        YUnit::Count,
         &lines,
-    ));
+    )?);
 
     let lines = [
         line("p50", BLUE, b, |b| b.p50),
         line("p95", ORANGE, b, |b| b.p95),
         line("p99", PURPLE, b, |b| b.p99),
     ];
-    let title = "Latency percentiles over time";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "latency",
-        y_unit: YUnit::Micros,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart(
+    charts.push(axis.figure(
         "latency",
-        title,
-        "Per-second p50, p95 and p99 of every request, measured from the actual send.".into(),
-        svg,
+        "Latency percentiles over time",
+        "Per-second p50, p95 and p99 of every request, measured from the actual send.",
+        "latency",
+        YUnit::Micros,
         &lines,
-    ));
+    )?);
 
     let (label, y_desc, caption) = if open {
         (
@@ -111,15 +126,7 @@ pub(super) fn timeline(
     } else {
         "Active users over time"
     };
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc,
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages,
-        x_max,
-    })?;
-    charts.push(chart("load", title, caption.into(), svg, &lines));
+    charts.push(axis.figure("load", title, caption, y_desc, YUnit::Count, &lines)?);
     Ok(charts)
 }
 
@@ -186,14 +193,13 @@ pub(super) fn distribution_charts(
         } else {
             "Latency distribution (HdrHistogram percentiles)".to_owned()
         };
-        let svg = plot::percentile_chart(&title, &lines)?;
         let id = if g == 0 {
             "distribution".to_owned()
         } else {
             format!("distribution-{}", g + 1)
         };
         let caption = if g == 0 { caption } else { "" };
-        charts.push(chart(&id, &title, caption.into(), svg, &lines));
+        charts.push(percentile_figure(&id, &title, caption, &lines)?);
     }
     let drawn = scopes.len();
     let note = (total_tx > drawn).then(|| {
@@ -312,20 +318,18 @@ pub(super) fn arrivals(
         return Ok((facts, None));
     }
     let lines = [line("late arrivals/s", VERMILLION, b, |b| b.late)];
-    let title = "Late arrivals per second";
-    let svg = plot::time_chart(&TimeChart {
-        title,
-        y_desc: "late arrivals per second",
-        y_unit: YUnit::Count,
-        lines: &lines,
-        stages: &[],
-        x_max,
-    })?;
-    let caption = "Arrivals that started later than their scheduled time: the load generator or \
-                   the in-flight cap could not keep up, so latency from the intended start (below) \
-                   is the honest number."
-        .to_owned();
-    Ok((facts, Some(chart("late", title, caption, svg, &lines))))
+    let axis = Axis { stages: &[], x_max };
+    let late = axis.figure(
+        "late",
+        "Late arrivals per second",
+        "Arrivals that started later than their scheduled time: the load generator or the \
+         in-flight cap could not keep up, so latency from the intended start (below) is the honest \
+         number.",
+        "late arrivals per second",
+        YUnit::Count,
+        &lines,
+    )?;
+    Ok((facts, Some(late)))
 }
 
 pub(super) fn intended(
@@ -373,32 +377,18 @@ pub(super) fn intended(
         return Ok((None, rows));
     }
     let lines = [
-        Line {
-            label: "from actual send".into(),
-            color: BLUE,
-            points: percentile_points(&actual),
-        },
-        Line {
-            label: "from intended start".into(),
-            color: PURPLE,
-            points: percentile_points(&intended),
-        },
+        percentile_line("from actual send", BLUE, &actual),
+        percentile_line("from intended start", PURPLE, &intended),
     ];
-    let title = "Latency from intended start vs actual send";
-    let svg = plot::percentile_chart(title, &lines)?;
-    Ok((
-        Some(chart(
-            "intended",
-            title,
-            "Open model: latency measured from when each arrival was scheduled includes the time \
-             it waited to start (coordinated omission corrected). A gap between the lines means \
-             requests queued before being sent."
-                .into(),
-            svg,
-            &lines,
-        )),
-        rows,
-    ))
+    let figure = percentile_figure(
+        "intended",
+        "Latency from intended start vs actual send",
+        "Open model: latency measured from when each arrival was scheduled includes the time it \
+         waited to start (coordinated omission corrected). A gap between the lines means requests \
+         queued before being sent.",
+        &lines,
+    )?;
+    Ok((Some(figure), rows))
 }
 
 /// The generator's own health: the verdict, its figures and a chart of CPU, run-queue wait and
@@ -443,21 +433,10 @@ pub(super) fn generator_section(
         .into_iter()
         .filter(|l| !l.points.is_empty())
         .collect();
-    // One time chart of `lines`, y shown as `y_unit`.
-    let time = |id: &str, title: &str, caption: &str, y_desc: &str, y_unit, lines: &[Line]| {
-        let svg = plot::time_chart(&TimeChart {
-            title,
-            y_desc,
-            y_unit,
-            lines,
-            stages,
-            x_max,
-        })?;
-        Ok::<Chart, HtmlError>(chart(id, title, caption.to_owned(), svg, lines))
-    };
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     if !load_lines.is_empty() {
-        charts.push(time(
+        charts.push(axis.figure(
             "generator-cpu",
             "Generator: CPU and waiting for a CPU",
             "kneepoint's own CPU over the cores it may use, how busy the host's CPUs were, and \
@@ -476,7 +455,7 @@ pub(super) fn generator_section(
         lag("scheduling lag p99", 0, |s| s.lag_p99_us),
         lag("scheduling lag max", 3, |s| s.lag_max_us),
     ];
-    charts.push(time(
+    charts.push(axis.figure(
         "generator-lag",
         "Generator: scheduling lag",
         "How late kneepoint's runtime woke a probe task that sleeps 5 ms at a time: a response \
@@ -512,6 +491,7 @@ pub(super) fn server_charts(
     stages: &[(f64, String)],
     x_max: f64,
 ) -> Result<(Vec<Chart>, Option<String>), HtmlError> {
+    let axis = Axis { stages, x_max };
     let mut charts = Vec::new();
     for (i, s) in run
         .server_metrics
@@ -535,22 +515,14 @@ pub(super) fn server_charts(
             color: PALETTE[i % PALETTE.len()],
             points,
         }];
-        let title = format!("Server metric: {}", s.name);
-        let svg = plot::time_chart(&TimeChart {
-            title: &title,
-            y_desc: &s.name,
-            y_unit,
-            lines: &lines,
-            stages,
-            x_max,
-        })?;
-        charts.push(chart(
+        charts.push(axis.figure(
             &format!("server-{i}"),
-            &title,
+            &format!("Server metric: {}", s.name),
             format!("Scraped from the target during the run; unit: {}.", s.unit),
-            svg,
+            &s.name,
+            y_unit,
             &lines,
-        ));
+        )?);
     }
     let n = run.server_metrics.len();
     let note = (n > MAX_SERVER_CHARTS).then(|| {

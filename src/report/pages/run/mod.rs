@@ -15,8 +15,7 @@ use crate::report::html::{
 };
 use crate::report::units::{fmt_count, fmt_in_unit, fmt_rate, fmt_secs, fmt_si, fmt_time, fmt_us};
 use crate::results::{
-    ErrorKind, LatencySummary, LoadProfile, RunResults, RunStatus, ScopeKind, SecondSample,
-    SlaVerdict,
+    LatencySummary, LoadProfile, RunResults, RunStatus, ScopeKind, SecondSample, SlaVerdict,
 };
 use charts::{
     GeneratorSection, arrivals, distribution_charts, generator_section, intended, server_charts,
@@ -571,16 +570,6 @@ fn downsample(series: &[SecondSample], max: usize) -> Vec<Bucket> {
     out
 }
 
-fn error_kind(k: ErrorKind) -> &'static str {
-    match k {
-        ErrorKind::Connect => "connect",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Status => "status",
-        ErrorKind::Check => "check",
-        ErrorKind::Other => "other",
-    }
-}
-
 fn error_rows(run: &RunResults) -> (Vec<ErrorRow>, Option<String>) {
     let all: Vec<ErrorRow> = run
         .scopes
@@ -588,7 +577,7 @@ fn error_rows(run: &RunResults) -> (Vec<ErrorRow>, Option<String>) {
         .flat_map(|s| {
             s.errors.iter().map(move |e| ErrorRow {
                 scope: s.name.clone(),
-                kind: error_kind(e.kind),
+                kind: crate::report::error_kind_name(e.kind),
                 count: Cell::count(e.count),
                 share: Cell::ratio(if s.stats.requests == 0 {
                     0.0
