@@ -135,3 +135,45 @@ pub fn outcome(results: &RunResults, out: &Path) -> Result<Outcome, Failure> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_source(target: Option<&str>) -> ScenarioSource {
+        ScenarioSource {
+            path: PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scenarios/reference.toml"
+            )),
+            overrides: Vec::new(),
+            target: target.map(str::to_owned),
+        }
+    }
+
+    /// Every command that takes a scenario (run, capacity) prepares it here: a reference
+    /// scenario aimed elsewhere keeps its server series from that service's `/metrics`.
+    #[test]
+    fn a_reference_scenario_aimed_elsewhere_keeps_its_server_series() {
+        let own = reference_source(None)
+            .load()
+            .expect("the shipped scenario loads");
+        assert!(own.target.reference, "starts its own stack");
+        let aimed = reference_source(Some("http://127.0.0.1:8080/"))
+            .load()
+            .expect("loads");
+        assert!(!aimed.target.reference, "no stack of its own");
+        assert_eq!(aimed.target.base_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            aimed.target.metrics_url.as_deref(),
+            Some("http://127.0.0.1:8080/metrics")
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_invalid_input() {
+        let mut source = reference_source(None);
+        source.overrides = vec!["load.users".to_owned()];
+        assert!(matches!(source.load(), Err(Failure::Invalid(_))));
+    }
+}
