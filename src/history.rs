@@ -26,7 +26,7 @@ use rand::seq::SliceRandom as _;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{Metric, Unit};
-use crate::results::{ResultsError, RunResults, RunStatus, ScopeResults};
+use crate::results::{OVERALL_SCOPE, ResultsError, RunResults, RunStatus, ScopeResults};
 
 /// A run read from disk, with where it came from.
 #[derive(Debug, Clone)]
@@ -142,7 +142,7 @@ impl Default for HistoryOptions {
     fn default() -> Self {
         Self {
             metrics: Metric::ALL.to_vec(),
-            scope: "overall".to_owned(),
+            scope: OVERALL_SCOPE.to_owned(),
             significance: 0.05,
             permutations: 999,
             min_segment: 3,

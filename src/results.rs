@@ -210,6 +210,9 @@ pub struct StageRecord {
     pub scopes: Vec<ScopeResults>,
 }
 
+/// The name of the one [`ScopeKind::Overall`] scope of a run.
+pub const OVERALL_SCOPE: &str = "overall";
+
 /// What a scope aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 //! A scope that saw no traffic never passes: its verdict has `actual = None`, `passed = false`, and
 //! a name that says why, so an empty run cannot slip through a CI gate.
 
-use crate::results::{LatencySummary, RunResults, ScopeResults, SlaVerdict};
+use crate::results::{LatencySummary, OVERALL_SCOPE, RunResults, ScopeResults, SlaVerdict};
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric};
 
 /// Appended to a verdict's name when its scope completed no request.
@@ -32,7 +32,7 @@ pub(crate) fn abort_reason(
     slas.iter().filter(|sla| sla.abort).find_map(|sla| {
         // A server metric has no scope of its own; the overall traffic decides whether it is ripe.
         let scope_name = match sla.metric {
-            SlaMetric::Server(_) => "overall",
+            SlaMetric::Server(_) => OVERALL_SCOPE,
             _ => sla.scope.name(),
         };
         let requests = results.scope(scope_name).map_or(0, |s| s.stats.requests);
@@ -113,41 +113,12 @@ fn trim_float(value: f64, decimals: usize) -> String {
 
 /// The results-file key of a metric.
 pub(crate) fn metric_key(metric: &SlaMetric) -> String {
-    match metric {
-        SlaMetric::Latency(stat) => latency_key(*stat).to_owned(),
-        SlaMetric::ErrorRate => "error_rate".to_owned(),
-        SlaMetric::Throughput => "throughput".to_owned(),
-        SlaMetric::Server(name) => name.clone(),
-    }
-}
-
-fn latency_key(stat: LatencyStat) -> &'static str {
-    match stat {
-        LatencyStat::P50 => "p50",
-        LatencyStat::P90 => "p90",
-        LatencyStat::P95 => "p95",
-        LatencyStat::P99 => "p99",
-        LatencyStat::P99_9 => "p99.9",
-        LatencyStat::Max => "max",
-        LatencyStat::Mean => "mean",
-    }
+    metric.key().to_owned()
 }
 
 /// Inverse of [`metric_key`]: any key that is not a client metric names a server series.
 fn metric_from_key(key: &str) -> SlaMetric {
-    let stat = match key {
-        "p50" => LatencyStat::P50,
-        "p90" => LatencyStat::P90,
-        "p95" => LatencyStat::P95,
-        "p99" => LatencyStat::P99,
-        "p99.9" => LatencyStat::P99_9,
-        "max" => LatencyStat::Max,
-        "mean" => LatencyStat::Mean,
-        "error_rate" => return SlaMetric::ErrorRate,
-        "throughput" => return SlaMetric::Throughput,
-        other => return SlaMetric::Server(other.to_owned()),
-    };
-    SlaMetric::Latency(stat)
+    SlaMetric::from_client_key(key).unwrap_or_else(|| SlaMetric::Server(key.to_owned()))
 }
 
 fn comparison_from_symbol(symbol: &str) -> Option<Operator> {

@@ -10,8 +10,9 @@ use rand::Rng;
 use rand_distr::{Binomial, Distribution as _, LogNormal, Poisson};
 
 use crate::results::{
-    LatencySummary, LoadProfile, ProfileStage, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo,
-    ScopeKind, ScopeResults, ScopeStats, SecondSample, SerializedHistogram, new_histogram, record,
+    LatencySummary, LoadProfile, OVERALL_SCOPE, ProfileStage, RunResults, RunStatus,
+    SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, ScopeStats, SecondSample,
+    SerializedHistogram, new_histogram, record,
 };
 
 /// What to generate.
@@ -210,7 +211,7 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
         },
         stages: Vec::new(),
         scopes: vec![
-            overall.scope(ScopeKind::Overall, "overall", seconds),
+            overall.scope(ScopeKind::Overall, OVERALL_SCOPE, seconds),
             browse.scope(ScopeKind::Transaction, "browse", seconds),
             checkout.scope(ScopeKind::Transaction, "checkout", seconds),
         ],

@@ -13,8 +13,8 @@ use hdrhistogram::Histogram;
 
 use crate::merge::scope_stats;
 use crate::results::{
-    ArrivalStats, ArrivalUnit, ErrorCount, ErrorKind, LoadProfile, ProfileStage, RunResults,
-    RunStatus, SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, SecondSample,
+    ArrivalStats, ArrivalUnit, ErrorCount, ErrorKind, LoadProfile, OVERALL_SCOPE, ProfileStage,
+    RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, SecondSample,
     SerializedHistogram, StageRecord, new_histogram,
 };
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
@@ -475,7 +475,7 @@ fn scopes_of(
     secs: f64,
 ) -> Vec<ScopeResults> {
     let open = matches!(spec.profile, LoadProfile::Open { .. });
-    let mut overall = Acc::new(ScopeKind::Overall, "overall", open);
+    let mut overall = Acc::new(ScopeKind::Overall, OVERALL_SCOPE, open);
     let mut txs: Vec<Acc> = spec
         .transactions
         .iter()

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::planning::{MonthPlan, CostPlan, group};
+use crate::planning::{CostPlan, MonthPlan, group};
 use crate::report::html::{Cell, Chart, Fact, HtmlError, LegendItem, chart};
 use crate::report::plot::{
     self, BLUE, CategoryChart, GREEN, ORANGE, PALETTE, PURPLE, Rule, Series, VERMILLION, YUnit,

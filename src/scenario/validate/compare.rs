@@ -20,15 +20,9 @@ use crate::values::{
 use super::context::Ctx;
 
 /// Metric names as the table spells them, for hints.
-const METRIC_KEYS: &[&str] = &[
-    "p50",
-    "p95",
-    "p99",
-    "mean",
-    "max",
-    "throughput",
-    "error_rate",
-];
+fn metric_keys() -> Vec<&'static str> {
+    Metric::ALL.map(Metric::key).to_vec()
+}
 
 /// The key of a `noise_floor` table that sets the floor of every metric not listed.
 const DEFAULT_KEY: &str = "default";
@@ -91,7 +85,7 @@ pub(super) fn promote_compare(
         let mut gate = Vec::new();
         let mut ok = true;
         for item in g.get_ref().items(g.span()) {
-            match parse_metric(ctx, item.get_ref(), item.span(), "gate", METRIC_KEYS) {
+            match parse_metric(ctx, item.get_ref(), item.span(), "gate", &metric_keys()) {
                 Some(m) if !gate.contains(&m) => gate.push(m),
                 Some(_) => {}
                 None => ok = false,
@@ -145,7 +139,7 @@ fn noise_floor(ctx: &mut Ctx<'_>, v: &Spanned<RawValue>, out: &mut CompareSettin
         return;
     };
     let mut floors = BTreeMap::new();
-    let mut keys: Vec<&str> = METRIC_KEYS.to_vec();
+    let mut keys = metric_keys();
     keys.push(DEFAULT_KEY);
     for (k, value) in entries {
         let is_default = k.get_ref().trim() == DEFAULT_KEY;
@@ -227,7 +221,7 @@ fn metric(
     table: &str,
     seen: &mut BTreeMap<Metric, f64>,
 ) -> Option<Metric> {
-    let m = parse_metric(ctx, key.get_ref(), key.span(), table, METRIC_KEYS)?;
+    let m = parse_metric(ctx, key.get_ref(), key.span(), table, &metric_keys())?;
     if seen.contains_key(&m) {
         duplicate(ctx, key.span(), m, table);
         return None;

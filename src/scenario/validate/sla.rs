@@ -9,24 +9,12 @@ use std::ops::Range;
 use toml::Spanned;
 
 use crate::diagnostic::did_you_mean;
+use crate::results::OVERALL_SCOPE;
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 use crate::scenario::raw::{NumOrStr, RawSla, RawTarget, RawTransaction};
 
 use super::context::Ctx;
 use super::requests::request_name;
-
-const METRICS: &[&str] = &[
-    "p50",
-    "p90",
-    "p95",
-    "p99",
-    "p99.9",
-    "max",
-    "mean",
-    "error_rate",
-    "throughput",
-    "server:",
-];
 
 /// Whether the run will scrape server metrics: `[target]` names a `metrics_url` (or had one that
 /// is already reported as malformed), or aims at the reference stack, which exposes its own.
@@ -57,7 +45,7 @@ pub(super) fn promote_slas(
                 .map(|n| n.get_ref().trim().to_owned())
         })
         .collect();
-    let mut scopes: Vec<String> = vec!["overall".to_owned()];
+    let mut scopes: Vec<String> = vec![OVERALL_SCOPE.to_owned()];
     scopes.extend(tx_names.iter().cloned());
     for t in txs {
         let Some(tn) = &t.get_ref().name else {
@@ -77,7 +65,7 @@ pub(super) fn promote_slas(
             None => Some(SlaScope::Overall),
             Some(sc) => {
                 let name = sc.get_ref().trim();
-                if name == "overall" {
+                if name == OVERALL_SCOPE {
                     Some(SlaScope::Overall)
                 } else if tx_names.iter().any(|t| t == name) {
                     Some(SlaScope::Transaction(name.to_owned()))
@@ -195,47 +183,30 @@ pub(super) fn promote_slas(
 
 fn metric_name(m: &SlaMetric) -> String {
     match m {
-        SlaMetric::Latency(l) => match l {
-            LatencyStat::P50 => "p50",
-            LatencyStat::P90 => "p90",
-            LatencyStat::P95 => "p95",
-            LatencyStat::P99 => "p99",
-            LatencyStat::P99_9 => "p99.9",
-            LatencyStat::Max => "max",
-            LatencyStat::Mean => "mean",
-        }
-        .to_owned(),
-        SlaMetric::ErrorRate => "error_rate".to_owned(),
-        SlaMetric::Throughput => "throughput".to_owned(),
         SlaMetric::Server(s) => format!("server:{s}"),
+        client => client.key().to_owned(),
     }
 }
 
 fn parse_metric(ctx: &mut Ctx<'_>, m: &Spanned<String>) -> Option<SlaMetric> {
     let s = m.get_ref().trim();
     let metric = match s.to_ascii_lowercase().as_str() {
-        "p50" | "median" => Some(SlaMetric::Latency(LatencyStat::P50)),
-        "p90" => Some(SlaMetric::Latency(LatencyStat::P90)),
-        "p95" => Some(SlaMetric::Latency(LatencyStat::P95)),
-        "p99" => Some(SlaMetric::Latency(LatencyStat::P99)),
-        "p99.9" | "p999" => Some(SlaMetric::Latency(LatencyStat::P99_9)),
-        "max" => Some(SlaMetric::Latency(LatencyStat::Max)),
-        "mean" => Some(SlaMetric::Latency(LatencyStat::Mean)),
-        "error_rate" => Some(SlaMetric::ErrorRate),
-        "throughput" => Some(SlaMetric::Throughput),
-        _ => match s.strip_prefix("server:") {
-            Some(series) if !series.trim().is_empty() => {
-                return server_series(ctx, m.span(), series.trim());
-            }
-            _ => None,
-        },
+        "median" => Some(SlaMetric::Latency(LatencyStat::P50)),
+        "p999" => Some(SlaMetric::Latency(LatencyStat::P99_9)),
+        key => SlaMetric::from_client_key(key),
     };
     if metric.is_none() {
+        if let Some(series) = s.strip_prefix("server:")
+            && !series.trim().is_empty()
+        {
+            return server_series(ctx, m.span(), series.trim());
+        }
+        let client: Vec<SlaMetric> = SlaMetric::client().collect();
         ctx.err_help(
             m.span(),
             format!("unknown SLA metric `{s}`"),
             "expected p50, p90, p95, p99, p99.9, max, mean, error_rate, throughput or server:<series>",
-            did_you_mean(s, METRICS.iter().copied()),
+            did_you_mean(s, client.iter().map(SlaMetric::key).chain(["server:"])),
         );
     }
     metric
