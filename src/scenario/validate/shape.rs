@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{backtick_list, did_you_mean};
 use crate::scenario::raw::RawScenario;
 
 use super::context::Ctx;
@@ -219,11 +219,7 @@ fn report_shape_error(
             (!expected.is_empty()).then(|| {
                 format!(
                     "expected one of {}",
-                    expected
-                        .iter()
-                        .map(|e| format!("`{e}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    backtick_list(expected.iter().map(String::as_str))
                 )
             })
         });

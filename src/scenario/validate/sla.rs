@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{did_you_mean, did_you_mean_or_list};
 use crate::results::OVERALL_SCOPE;
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 use crate::scenario::raw::{NumOrStr, RawSla, RawTarget, RawTransaction};
@@ -72,17 +72,11 @@ pub(super) fn promote_slas(
                 } else if scopes.iter().any(|x| x == name) {
                     Some(SlaScope::Request(name.to_owned()))
                 } else {
-                    let help = did_you_mean(name, scopes.iter().map(String::as_str))
-                        .unwrap_or_else(|| {
-                            format!(
-                                "known scopes: {}",
-                                scopes
-                                    .iter()
-                                    .map(|s| format!("`{s}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )
-                        });
+                    let help = did_you_mean_or_list(
+                        name,
+                        scopes.iter().map(String::as_str),
+                        "known scopes",
+                    );
                     ctx.err_help(sc.span(), format!("SLA scope `{name}` is not `overall`, a transaction or `transaction/request`"), "unknown scope", Some(help));
                     None
                 }
@@ -219,15 +213,7 @@ fn server_series(ctx: &mut Ctx<'_>, span: Range<usize>, series: &str) -> Option<
     if known.clone().any(|k| k == series) {
         return Some(SlaMetric::Server(series.to_owned()));
     }
-    let help = did_you_mean(series, known.clone()).unwrap_or_else(|| {
-        format!(
-            "recorded series: {}",
-            known
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
+    let help = did_you_mean_or_list(series, known, "recorded series");
     ctx.err_help(
         span,
         format!("unknown server series `{series}`"),
@@ -244,11 +230,12 @@ fn threshold(
     metric: &SlaMetric,
 ) -> Option<(f64, String)> {
     let span = t.span();
-    let (number, unit, text) = match t.get_ref() {
-        NumOrStr::Int(i) => (Some(*i as f64), String::new(), i.to_string()),
-        NumOrStr::Float(f) => (Some(*f), String::new(), f.to_string()),
-        NumOrStr::Str(s) => {
-            let s = s.trim();
+    let text = t.get_ref().text();
+    let (number, unit) = match t.get_ref() {
+        NumOrStr::Int(i) => (Some(*i as f64), String::new()),
+        NumOrStr::Float(f) => (Some(*f), String::new()),
+        NumOrStr::Str(_) => {
+            let s = text.as_str();
             let split = s
                 .find(|c: char| {
                     !(c.is_ascii_digit()
@@ -263,7 +250,6 @@ fn threshold(
             (
                 s[..split].trim().parse::<f64>().ok(),
                 s[split..].trim().to_ascii_lowercase(),
-                s.to_owned(),
             )
         }
     };
