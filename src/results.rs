@@ -451,6 +451,13 @@ pub struct SlaVerdict {
     pub abort: bool,
 }
 
+/// [`SlaVerdict::unit`] of latencies: microseconds.
+pub const UNIT_MICROS: &str = "us";
+/// [`SlaVerdict::unit`] of error rates: a fraction.
+pub const UNIT_RATIO: &str = "ratio";
+/// [`SlaVerdict::unit`] of throughput: per second.
+pub const UNIT_PER_SECOND: &str = "per_s";
+
 /// A server-side metric series scraped during the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,10 @@
 //! A scope that saw no traffic never passes: its verdict has `actual = None`, `passed = false`, and
 //! a name that says why, so an empty run cannot slip through a CI gate.
 
-use crate::results::{LatencySummary, OVERALL_SCOPE, RunResults, ScopeResults, SlaVerdict};
+use crate::results::{
+    LatencySummary, OVERALL_SCOPE, RunResults, ScopeResults, SlaVerdict, UNIT_MICROS,
+    UNIT_PER_SECOND, UNIT_RATIO,
+};
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric};
 
 /// Appended to a verdict's name when its scope completed no request.
@@ -93,9 +96,9 @@ pub(crate) fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<S
 /// Format a value of a verdict's unit for people: ms with 3 decimals for µs, % for ratios, `/s`.
 pub(crate) fn format_value(value: f64, unit: &str) -> String {
     match unit {
-        "us" => format!("{:.3}ms", value / 1000.0),
-        "ratio" => format!("{}%", trim_float(value * 100.0, 3)),
-        "per_s" => format!("{}/s", trim_float(value, 1)),
+        UNIT_MICROS => format!("{:.3}ms", value / 1000.0),
+        UNIT_RATIO => format!("{}%", trim_float(value * 100.0, 3)),
+        UNIT_PER_SECOND => format!("{}/s", trim_float(value, 1)),
         "" => trim_float(value, 3),
         other => format!("{} {other}", trim_float(value, 3)),
     }
@@ -155,9 +158,9 @@ fn measure(scope_name: &str, metric: &SlaMetric, results: &RunResults) -> Measur
         };
     }
     let unit = match metric {
-        SlaMetric::Latency(_) => "us",
-        SlaMetric::ErrorRate => "ratio",
-        _ => "per_s",
+        SlaMetric::Latency(_) => UNIT_MICROS,
+        SlaMetric::ErrorRate => UNIT_RATIO,
+        _ => UNIT_PER_SECOND,
     };
     let scope = results.scope(scope_name).filter(|s| s.stats.requests > 0);
     if let (SlaMetric::Latency(_), Some(s)) = (metric, scope)

@@ -137,23 +137,28 @@ fn find_in_table(
 ) -> Option<(Vec<Step>, bool)> {
     for (k, v) in table.iter() {
         path.push(Step::Key(k.get_ref().to_string()));
-        if k.span() == *span {
-            let found = path.clone();
-            path.pop();
-            return Some((found, true));
-        }
-        if let Some(deeper) = find_in_value(v, span, path) {
-            path.pop();
-            return Some(deeper);
-        }
-        if contains(&v.span(), span) {
-            let found = path.clone();
-            path.pop();
-            return Some((found, false));
-        }
+        let found = if k.span() == *span {
+            Some((path.clone(), true))
+        } else {
+            find_in_entry(v, span, path)
+        };
         path.pop();
+        if found.is_some() {
+            return found;
+        }
     }
     None
+}
+
+/// The deepest match inside the entry `v` (the last step of `path`), else the entry itself
+/// when it contains `span`.
+fn find_in_entry(
+    v: &Spanned<DeValue<'_>>,
+    span: &Range<usize>,
+    path: &mut Vec<Step>,
+) -> Option<(Vec<Step>, bool)> {
+    find_in_value(v, span, path)
+        .or_else(|| contains(&v.span(), span).then(|| (path.clone(), false)))
 }
 
 fn find_in_value(
@@ -167,22 +172,12 @@ fn find_in_value(
     }
     match v.get_ref() {
         DeValue::Table(t) => find_in_table(t, span, path),
-        DeValue::Array(a) => {
-            for (i, el) in a.iter().enumerate() {
-                path.push(Step::Index(i));
-                if let Some(deeper) = find_in_value(el, span, path) {
-                    path.pop();
-                    return Some(deeper);
-                }
-                if contains(&el.span(), span) {
-                    let found = path.clone();
-                    path.pop();
-                    return Some((found, false));
-                }
-                path.pop();
-            }
-            None
-        }
+        DeValue::Array(a) => a.iter().enumerate().find_map(|(i, el)| {
+            path.push(Step::Index(i));
+            let found = find_in_entry(el, span, path);
+            path.pop();
+            found
+        }),
         _ => None,
     }
 }
