@@ -142,6 +142,19 @@ pub enum RunStatus {
     },
 }
 
+impl RunStatus {
+    /// The state as results files spell it (`in_progress`, `completed`, `aborted`, …).
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Aborted { .. } => "aborted",
+            Self::Interrupted => "interrupted",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// The configured load, in a form a report can describe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
@@ -325,6 +338,34 @@ pub enum ErrorKind {
     Check,
     /// Anything else while sending or reading (reset, body decode, bad template output).
     Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in order.
+    pub const ALL: [Self; 5] = [
+        Self::Connect,
+        Self::Timeout,
+        Self::Status,
+        Self::Check,
+        Self::Other,
+    ];
+
+    /// The kind as results files spell it (`connect`, `timeout`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Status => "status",
+            Self::Check => "check",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Count of one error kind with a few sample messages.
@@ -672,6 +713,28 @@ mod tests {
     fn corrupt_histogram_is_an_error() {
         assert!(SerializedHistogram("not base64!".into()).decode().is_err());
         assert!(SerializedHistogram("AAAA".into()).decode().is_err());
+    }
+
+    #[test]
+    fn state_and_kind_names_are_the_serialized_ones() {
+        let reason = String::new();
+        for status in [
+            RunStatus::InProgress,
+            RunStatus::Completed,
+            RunStatus::Aborted {
+                reason: reason.clone(),
+            },
+            RunStatus::Interrupted,
+            RunStatus::Failed { reason },
+        ] {
+            let json = serde_json::to_value(&status).expect("json");
+            assert_eq!(json["state"], status.state());
+        }
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_value(kind).expect("json");
+            assert_eq!(json, kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
     }
 
     #[test]

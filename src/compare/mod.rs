@@ -626,10 +626,10 @@ fn warnings(baseline: &RunResults, candidate: &RunResults) -> Vec<String> {
 fn status_text(s: &RunStatus) -> String {
     match s {
         RunStatus::InProgress => "still in progress".to_owned(),
-        RunStatus::Completed => "completed".to_owned(),
-        RunStatus::Aborted { reason } => format!("aborted: {reason}"),
-        RunStatus::Interrupted => "interrupted".to_owned(),
-        RunStatus::Failed { reason } => format!("failed: {reason}"),
+        RunStatus::Aborted { reason } | RunStatus::Failed { reason } => {
+            format!("{}: {reason}", s.state())
+        }
+        RunStatus::Completed | RunStatus::Interrupted => s.state().to_owned(),
     }
 }
 
