@@ -240,29 +240,21 @@ fn report_shape_error(
         (None, _) if !section.is_empty() => format!("`{section}`"),
         _ => "value".to_owned(),
     };
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another type"));
-        let expected = humanize_expected(expected);
-        ctx.err(
-            span,
-            format!("wrong type for {what}: found {found}, expected {expected}"),
-            format!("expected {expected}"),
-        );
-        return;
-    }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another value"));
-        let expected = humanize_expected(expected);
-        ctx.err(
-            span,
-            format!("invalid value for {what}: {found}, expected {expected}"),
-            format!("expected {expected}"),
-        );
-        return;
+    // serde's prefix, what we call it, how the found value is introduced, the fallback expectation.
+    for (prefix, wrong, found_is, other) in [
+        ("invalid type: ", "wrong type", "found ", "another type"),
+        ("invalid value: ", "invalid value", "", "another value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, other));
+            let expected = humanize_expected(expected);
+            ctx.err(
+                span,
+                format!("{wrong} for {what}: {found_is}{found}, expected {expected}"),
+                format!("expected {expected}"),
+            );
+            return;
+        }
     }
     ctx.err(span, format!("{what}: {}", message.trim()), "here");
 }
