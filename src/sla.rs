@@ -9,6 +9,7 @@ use crate::results::{
     UNIT_PER_SECOND, UNIT_RATIO,
 };
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric};
+use crate::values::trim_float;
 
 /// Appended to a verdict's name when its scope completed no request.
 const NO_REQUESTS: &str = " (no requests in scope)";
@@ -101,16 +102,6 @@ pub(crate) fn format_value(value: f64, unit: &str) -> String {
         UNIT_PER_SECOND => format!("{}/s", trim_float(value, 1)),
         "" => trim_float(value, 3),
         other => format!("{} {other}", trim_float(value, 3)),
-    }
-}
-
-/// `value` with at most `decimals` decimals, trailing zeros dropped.
-fn trim_float(value: f64, decimals: usize) -> String {
-    let s = format!("{value:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
     }
 }
 

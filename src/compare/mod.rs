@@ -32,6 +32,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use crate::results::{ResultsError, RunResults, RunStatus, ScopeKind, ScopeResults};
+use crate::values::trim_float;
 
 mod junit;
 mod markdown;
@@ -128,8 +129,8 @@ pub fn format_min_latency_change(d: Duration) -> String {
         "none".to_owned()
     } else if us >= 1000 {
         #[allow(clippy::cast_precision_loss)]
-        let ms = format!("{:.3}", us as f64 / 1e3);
-        format!("{} ms", ms.trim_end_matches('0').trim_end_matches('.'))
+        let ms = us as f64 / 1e3;
+        format!("{} ms", trim_float(ms, 3))
     } else {
         format!("{us} µs")
     }
