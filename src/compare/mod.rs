@@ -653,14 +653,11 @@ impl PerSecond {
             .map(|s| s.requests as f64)
             .collect();
         #[allow(clippy::cast_precision_loss)]
-        if full.len() >= 2 {
-            let n = full.len() as f64;
-            let mean = full.iter().sum::<f64>() / n;
-            let variance = full.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        if let Some((mean, variance)) = stats::mean_variance(&full) {
             Self {
                 mean,
                 variance,
-                seconds: n,
+                seconds: full.len() as f64,
             }
         } else {
             // Without a series, count as a Poisson process: the variance equals the mean.

@@ -187,18 +187,24 @@ pub(crate) fn quantile_difference(
     let b = baseline.quantile_replicates(q, resamples, rng)?;
     let c = candidate.quantile_replicates(q, resamples, rng)?;
     let diffs: Vec<f64> = c.iter().zip(&b).map(|(c, b)| c - b).collect();
-    #[allow(clippy::cast_precision_loss)]
-    let n = diffs.len() as f64;
-    if n < 2.0 {
-        return None;
-    }
-    let mean = diffs.iter().sum::<f64>() / n;
-    let se = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let half = z(confidence) * se;
+    let (_, variance) = mean_variance(&diffs)?;
+    let half = z(confidence) * variance.sqrt();
     Some(Interval {
         lo: delta - half,
         hi: delta + half,
     })
+}
+
+/// Mean and sample variance (divided by n − 1) of `xs`; `None` for fewer than two values.
+pub(crate) fn mean_variance(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((mean, variance))
 }
 
 /// Observations beyond a percentile that its bootstrap needs on each side.
