@@ -257,6 +257,25 @@ pub(crate) fn did_you_mean<'a>(
 }
 
 /// `err` with "did you mean" when a known name is close, else with the list of known names.
+/// Names each in backticks, comma-separated: "`a`, `b`".
+pub(crate) fn backtick_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "did you mean …?" for `word`, or else `intro`: and every known name in backticks.
+pub(crate) fn did_you_mean_or_list<'a>(
+    word: &str,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+    intro: &str,
+) -> String {
+    did_you_mean(word, known.clone())
+        .unwrap_or_else(|| format!("{intro}: {}", backtick_list(known)))
+}
+
 pub(crate) fn with_suggestion<'a>(
     err: Located,
     word: &str,

@@ -26,7 +26,7 @@ use rand::seq::SliceRandom as _;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{Metric, Unit};
-use crate::results::{ResultsError, RunResults, RunStatus, ScopeResults};
+use crate::results::{OVERALL_SCOPE, ResultsError, RunResults, RunStatus, ScopeResults};
 
 /// A run read from disk, with where it came from.
 #[derive(Debug, Clone)]
@@ -142,7 +142,7 @@ impl Default for HistoryOptions {
     fn default() -> Self {
         Self {
             metrics: Metric::ALL.to_vec(),
-            scope: "overall".to_owned(),
+            scope: OVERALL_SCOPE.to_owned(),
             significance: 0.05,
             permutations: 999,
             min_segment: 3,
@@ -626,28 +626,40 @@ mod tests {
     use crate::testing::sampled::{Spec, run};
     use rand::Rng as _;
 
-    /// A flat history of `n` runs a day apart, listed out of time order.
-    fn runs(n: usize, seed: u64) -> Vec<LoadedRun> {
-        let mut rng = StdRng::seed_from_u64(seed);
+    /// `n` flat runs of `shop`, `seconds` long at 200 req/s; run `i` starts `start_s(i)`
+    /// seconds after a fixed instant.
+    fn flat_runs(
+        n: usize,
+        seconds: u32,
+        rng: &mut StdRng,
+        start_s: impl Fn(usize) -> i64,
+    ) -> Vec<LoadedRun> {
         (0..n)
             .map(|i| {
                 let spec = Spec {
-                    seconds: 5,
+                    seconds,
                     rps: 200.0,
                     ..Spec::default()
                 };
-                let mut r = run("shop", &spec, &mut rng);
+                let mut r = run("shop", &spec, rng);
                 r.run_id = format!("run-{i:02}");
-                // Files listed out of order: history must sort by start time.
-                let day = i64::try_from((i * 7) % n).unwrap_or(0);
                 r.started_at =
-                    jiff::Timestamp::from_second(1_700_000_000 + day * 86_400).expect("timestamp");
+                    jiff::Timestamp::from_second(1_700_000_000 + start_s(i)).expect("timestamp");
                 LoadedRun {
                     source: PathBuf::from(format!("runs/{i}/results.json")),
                     results: r,
                 }
             })
             .collect()
+    }
+
+    /// A flat history of `n` runs a day apart, listed out of time order.
+    fn runs(n: usize, seed: u64) -> Vec<LoadedRun> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Files listed out of order: history must sort by start time.
+        flat_runs(n, 5, &mut rng, |i| {
+            i64::try_from((i * 7) % n).unwrap_or(0) * 86_400
+        })
     }
 
     fn opts(metrics: &[Metric]) -> HistoryOptions {
@@ -771,22 +783,7 @@ mod tests {
         let mut flagged = 0;
         for t in 0..trials {
             let mut rng = StdRng::seed_from_u64(100 + t);
-            let rs: Vec<LoadedRun> = (0..15)
-                .map(|i| {
-                    let spec = Spec {
-                        seconds: 2,
-                        rps: 200.0,
-                        ..Spec::default()
-                    };
-                    let mut r = run("shop", &spec, &mut rng);
-                    r.started_at =
-                        jiff::Timestamp::from_second(1_700_000_000 + i * 3600).expect("timestamp");
-                    LoadedRun {
-                        source: PathBuf::from(format!("{i}.json")),
-                        results: r,
-                    }
-                })
-                .collect();
+            let rs = flat_runs(15, 2, &mut rng, |i| i64::try_from(i).unwrap_or(0) * 3600);
             let h = history(&rs, &HistoryOptions::default()).expect("history");
             flagged += usize::from(!h.change_points().is_empty());
         }

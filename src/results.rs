@@ -142,6 +142,19 @@ pub enum RunStatus {
     },
 }
 
+impl RunStatus {
+    /// The state as results files spell it (`in_progress`, `completed`, `aborted`, …).
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Aborted { .. } => "aborted",
+            Self::Interrupted => "interrupted",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// The configured load, in a form a report can describe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
@@ -209,6 +222,9 @@ pub struct StageRecord {
     /// Per-scope results of this stage alone.
     pub scopes: Vec<ScopeResults>,
 }
+
+/// The name of the one [`ScopeKind::Overall`] scope of a run.
+pub const OVERALL_SCOPE: &str = "overall";
 
 /// What a scope aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -322,6 +338,34 @@ pub enum ErrorKind {
     Check,
     /// Anything else while sending or reading (reset, body decode, bad template output).
     Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in order.
+    pub const ALL: [Self; 5] = [
+        Self::Connect,
+        Self::Timeout,
+        Self::Status,
+        Self::Check,
+        Self::Other,
+    ];
+
+    /// The kind as results files spell it (`connect`, `timeout`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Status => "status",
+            Self::Check => "check",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Count of one error kind with a few sample messages.
@@ -447,6 +491,13 @@ pub struct SlaVerdict {
     /// Whether a breach stops the run early.
     pub abort: bool,
 }
+
+/// [`SlaVerdict::unit`] of latencies: microseconds.
+pub const UNIT_MICROS: &str = "us";
+/// [`SlaVerdict::unit`] of error rates: a fraction.
+pub const UNIT_RATIO: &str = "ratio";
+/// [`SlaVerdict::unit`] of throughput: per second.
+pub const UNIT_PER_SECOND: &str = "per_s";
 
 /// A server-side metric series scraped during the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -662,6 +713,28 @@ mod tests {
     fn corrupt_histogram_is_an_error() {
         assert!(SerializedHistogram("not base64!".into()).decode().is_err());
         assert!(SerializedHistogram("AAAA".into()).decode().is_err());
+    }
+
+    #[test]
+    fn state_and_kind_names_are_the_serialized_ones() {
+        let reason = String::new();
+        for status in [
+            RunStatus::InProgress,
+            RunStatus::Completed,
+            RunStatus::Aborted {
+                reason: reason.clone(),
+            },
+            RunStatus::Interrupted,
+            RunStatus::Failed { reason },
+        ] {
+            let json = serde_json::to_value(&status).expect("json");
+            assert_eq!(json["state"], status.state());
+        }
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_value(kind).expect("json");
+            assert_eq!(json, kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! A scope that saw no traffic never passes: its verdict has `actual = None`, `passed = false`, and
 //! a name that says why, so an empty run cannot slip through a CI gate.
 
-use crate::results::{LatencySummary, RunResults, ScopeResults, SlaVerdict};
+use crate::results::{
+    LatencySummary, OVERALL_SCOPE, RunResults, ScopeResults, SlaVerdict, UNIT_MICROS,
+    UNIT_PER_SECOND, UNIT_RATIO,
+};
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric};
+use crate::values::trim_float;
 
 /// Appended to a verdict's name when its scope completed no request.
 const NO_REQUESTS: &str = " (no requests in scope)";
@@ -32,7 +36,7 @@ pub(crate) fn abort_reason(
     slas.iter().filter(|sla| sla.abort).find_map(|sla| {
         // A server metric has no scope of its own; the overall traffic decides whether it is ripe.
         let scope_name = match sla.metric {
-            SlaMetric::Server(_) => "overall",
+            SlaMetric::Server(_) => OVERALL_SCOPE,
             _ => sla.scope.name(),
         };
         let requests = results.scope(scope_name).map_or(0, |s| s.stats.requests);
@@ -93,61 +97,22 @@ pub(crate) fn reevaluate(verdicts: &[SlaVerdict], results: &RunResults) -> Vec<S
 /// Format a value of a verdict's unit for people: ms with 3 decimals for µs, % for ratios, `/s`.
 pub(crate) fn format_value(value: f64, unit: &str) -> String {
     match unit {
-        "us" => format!("{:.3}ms", value / 1000.0),
-        "ratio" => format!("{}%", trim_float(value * 100.0, 3)),
-        "per_s" => format!("{}/s", trim_float(value, 1)),
+        UNIT_MICROS => format!("{:.3}ms", value / 1000.0),
+        UNIT_RATIO => format!("{}%", trim_float(value * 100.0, 3)),
+        UNIT_PER_SECOND => format!("{}/s", trim_float(value, 1)),
         "" => trim_float(value, 3),
         other => format!("{} {other}", trim_float(value, 3)),
     }
 }
 
-/// `value` with at most `decimals` decimals, trailing zeros dropped.
-fn trim_float(value: f64, decimals: usize) -> String {
-    let s = format!("{value:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
 /// The results-file key of a metric.
 pub(crate) fn metric_key(metric: &SlaMetric) -> String {
-    match metric {
-        SlaMetric::Latency(stat) => latency_key(*stat).to_owned(),
-        SlaMetric::ErrorRate => "error_rate".to_owned(),
-        SlaMetric::Throughput => "throughput".to_owned(),
-        SlaMetric::Server(name) => name.clone(),
-    }
-}
-
-fn latency_key(stat: LatencyStat) -> &'static str {
-    match stat {
-        LatencyStat::P50 => "p50",
-        LatencyStat::P90 => "p90",
-        LatencyStat::P95 => "p95",
-        LatencyStat::P99 => "p99",
-        LatencyStat::P99_9 => "p99.9",
-        LatencyStat::Max => "max",
-        LatencyStat::Mean => "mean",
-    }
+    metric.key().to_owned()
 }
 
 /// Inverse of [`metric_key`]: any key that is not a client metric names a server series.
 fn metric_from_key(key: &str) -> SlaMetric {
-    let stat = match key {
-        "p50" => LatencyStat::P50,
-        "p90" => LatencyStat::P90,
-        "p95" => LatencyStat::P95,
-        "p99" => LatencyStat::P99,
-        "p99.9" => LatencyStat::P99_9,
-        "max" => LatencyStat::Max,
-        "mean" => LatencyStat::Mean,
-        "error_rate" => return SlaMetric::ErrorRate,
-        "throughput" => return SlaMetric::Throughput,
-        other => return SlaMetric::Server(other.to_owned()),
-    };
-    SlaMetric::Latency(stat)
+    SlaMetric::from_client_key(key).unwrap_or_else(|| SlaMetric::Server(key.to_owned()))
 }
 
 fn comparison_from_symbol(symbol: &str) -> Option<Operator> {
@@ -184,9 +149,9 @@ fn measure(scope_name: &str, metric: &SlaMetric, results: &RunResults) -> Measur
         };
     }
     let unit = match metric {
-        SlaMetric::Latency(_) => "us",
-        SlaMetric::ErrorRate => "ratio",
-        _ => "per_s",
+        SlaMetric::Latency(_) => UNIT_MICROS,
+        SlaMetric::ErrorRate => UNIT_RATIO,
+        _ => UNIT_PER_SECOND,
     };
     let scope = results.scope(scope_name).filter(|s| s.stats.requests > 0);
     if let (SlaMetric::Latency(_), Some(s)) = (metric, scope)

@@ -1,5 +1,6 @@
 //! Parsers of the values people write in scenarios and flags (fractions, percentages, small
-//! durations, confidences), with the messages that say what was expected.
+//! durations, confidences), with the messages that say what was expected, and the plain way of
+//! writing a number back.
 //!
 //! Invariant: pure functions of their text; this module imports nothing of kneepoint's.
 
@@ -59,6 +60,16 @@ pub fn parse_min_latency_change(s: &str) -> Result<Duration, String> {
         ));
     }
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration: {e}"))
+}
+
+/// `value` with at most `decimals` decimals, trailing zeros dropped: `2.5`, `5`.
+pub fn trim_float(value: f64, decimals: usize) -> String {
+    let s = format!("{value:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
 }
 
 /// A confidence between 50 % and 100 % (both exclusive).

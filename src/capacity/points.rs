@@ -9,7 +9,8 @@ use csv::{ReaderBuilder, StringRecord, Trim};
 
 use super::{StepMeasurement, StepRecord};
 use crate::diagnostic::Located;
-use crate::results::SlaVerdict;
+use crate::results::{OVERALL_SCOPE, SlaVerdict, UNIT_MICROS};
+use crate::scenario::model::{LatencyStat, Operator};
 
 /// Extra judgement applied to the points.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -131,9 +132,9 @@ pub fn steps_from_csv(
             if let Some(passed) = passed {
                 slas.push(SlaVerdict {
                     name: "sla (from file)".into(),
-                    scope: "overall".into(),
+                    scope: OVERALL_SCOPE.into(),
                     metric: "sla".into(),
-                    comparison: "<".into(),
+                    comparison: Operator::Lt.symbol().into(),
                     threshold: 1.0,
                     actual: None,
                     unit: String::new(),
@@ -144,18 +145,7 @@ pub fn steps_from_csv(
             }
         }
         if let (Some(limit), Some(p95)) = (opts.p95_limit_ms, p95_ms) {
-            slas.push(SlaVerdict {
-                name: format!("overall p95 < {limit}ms"),
-                scope: "overall".into(),
-                metric: "p95".into(),
-                comparison: "<".into(),
-                threshold: limit * 1000.0,
-                actual: Some(p95 * 1000.0),
-                unit: "us".into(),
-                threshold_text: format!("{limit}ms"),
-                passed: p95 < limit,
-                abort: false,
-            });
+            slas.push(p95_verdict(limit, p95));
         }
         let measured = StepMeasurement {
             throughput_rps,
@@ -207,6 +197,22 @@ fn cell_number(row: &StringRecord, c: usize) -> Result<Option<f64>, String> {
         return Err(format!("`{text}` must be a non-negative number"));
     }
     Ok(Some(if text.ends_with('%') { v / 100.0 } else { v }))
+}
+
+/// The verdict of an `overall p95 < {limit_ms}ms` SLA on a step whose p95 was `p95_ms`.
+pub(super) fn p95_verdict(limit_ms: f64, p95_ms: f64) -> SlaVerdict {
+    SlaVerdict {
+        name: format!("overall p95 < {limit_ms}ms"),
+        scope: OVERALL_SCOPE.into(),
+        metric: LatencyStat::P95.key().into(),
+        comparison: Operator::Lt.symbol().into(),
+        threshold: limit_ms * 1000.0,
+        actual: Some(p95_ms * 1000.0),
+        unit: UNIT_MICROS.into(),
+        threshold_text: format!("{limit_ms}ms"),
+        passed: p95_ms < limit_ms,
+        abort: false,
+    }
 }
 
 #[cfg(test)]

@@ -58,18 +58,7 @@ impl StepRunner for Simulated {
         let p95_ms = mean_ms * 1.6;
         let slas = self
             .p95_limit_ms
-            .map(|limit| SlaVerdict {
-                name: format!("overall p95 < {limit}ms"),
-                scope: "overall".into(),
-                metric: "p95".into(),
-                comparison: "<".into(),
-                threshold: limit * 1000.0,
-                actual: Some(p95_ms * 1000.0),
-                unit: "us".into(),
-                threshold_text: format!("{limit}ms"),
-                passed: p95_ms < limit,
-                abort: false,
-            })
+            .map(|limit| points::p95_verdict(limit, p95_ms))
             .into_iter()
             .collect();
         Ok(StepMeasurement {

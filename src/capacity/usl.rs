@@ -581,6 +581,15 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The default fit of a synthetic curve at every load of [`LOADS`].
+    fn fitted(l: f64, s: f64, k: f64, noise: f64, seed: u64) -> UslFit {
+        fit_usl(
+            &synthetic(l, s, k, &LOADS, noise, seed),
+            &FitOptions::default(),
+        )
+        .expect("fit")
+    }
+
     #[track_caller]
     fn close(actual: f64, expected: f64, rel: f64) {
         assert!(
@@ -609,8 +618,7 @@ pub(crate) mod tests {
 
     /// Checks the estimates; returns whether both λ and κ intervals contain the true values.
     fn recovers_with_seed(seed: u64) -> bool {
-        let pts = synthetic(100.0, 0.03, 0.0005, &LOADS, 0.02, seed);
-        let fit = fit_usl(&pts, &FitOptions::default()).expect("fit");
+        let fit = fitted(100.0, 0.03, 0.0005, 0.02, seed);
         close(fit.lambda.value, 100.0, 0.05);
         close(fit.sigma.value, 0.03, 0.35);
         close(fit.kappa.value, 0.0005, 0.35);
@@ -630,8 +638,7 @@ pub(crate) mod tests {
 
     #[test]
     fn exact_data_fits_exactly() {
-        let pts = synthetic(250.0, 0.1, 0.002, &LOADS, 0.0, 1);
-        let fit = fit_usl(&pts, &FitOptions::default()).expect("fit");
+        let fit = fitted(250.0, 0.1, 0.002, 0.0, 1);
         close(fit.lambda.value, 250.0, 1e-6);
         close(fit.sigma.value, 0.1, 1e-5);
         close(fit.kappa.value, 0.002, 1e-5);
@@ -641,8 +648,7 @@ pub(crate) mod tests {
     #[test]
     fn no_coherency_gives_asymptote_not_peak() {
         // Amdahl: κ = 0. Noise can push κ below zero; it must be fixed at zero, not reported negative.
-        let pts = synthetic(50.0, 0.08, 0.0, &LOADS, 0.01, 3);
-        let fit = fit_usl(&pts, &FitOptions::default()).expect("fit");
+        let fit = fitted(50.0, 0.08, 0.0, 0.01, 3);
         assert!(fit.kappa.value >= 0.0);
         match fit.peak {
             Peak::Asymptote { x_limit_rps } => close(x_limit_rps, 50.0 / 0.08, 0.15),
@@ -658,16 +664,8 @@ pub(crate) mod tests {
 
     #[test]
     fn band_contains_the_fit_and_widens_with_noise() {
-        let quiet = fit_usl(
-            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.005, 9),
-            &FitOptions::default(),
-        )
-        .expect("fit");
-        let noisy = fit_usl(
-            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.04, 9),
-            &FitOptions::default(),
-        )
-        .expect("fit");
+        let quiet = fitted(100.0, 0.03, 0.0005, 0.005, 9);
+        let noisy = fitted(100.0, 0.03, 0.0005, 0.04, 9);
         let (lo, hi) = quiet.band(40.0);
         assert!(lo <= quiet.throughput(40.0) && quiet.throughput(40.0) <= hi);
         let (nlo, nhi) = noisy.band(40.0);
@@ -736,11 +734,7 @@ pub(crate) mod tests {
 
     #[test]
     fn load_for_inverts_the_curve() {
-        let fit = fit_usl(
-            &synthetic(100.0, 0.03, 0.0005, &LOADS, 0.0, 1),
-            &FitOptions::default(),
-        )
-        .expect("fit");
+        let fit = fitted(100.0, 0.03, 0.0005, 0.0, 1);
         let n = fit.load_for(fit.throughput(10.0)).expect("reachable");
         close(n, 10.0, 1e-6);
         assert_eq!(fit.load_for(1e9), None);

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::{
     Comparison, Gate, Metric, MetricComparison, ScopeComparison, ScopeKind, Unit, Verdict,
 };
+use crate::values::trim_float;
 
 /// Render a comparison as Markdown.
 pub fn to_markdown(c: &Comparison) -> String {
@@ -149,16 +150,10 @@ fn row(out: &mut String, scope: &ScopeComparison, m: &MetricComparison) {
 }
 
 fn percent(f: f64) -> String {
-    format!("{} %", trim(f * 100.0))
+    format!("{} %", trim_float(f * 100.0, 2))
 }
 
 fn signed_percent(f: f64) -> String {
     let sign = if f < 0.0 { "−" } else { "+" };
     format!("{sign}{:.1} %", (f * 100.0).abs())
-}
-
-/// `5`, `2.5`: no trailing zeros.
-fn trim(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

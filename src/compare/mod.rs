@@ -32,6 +32,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use crate::results::{ResultsError, RunResults, RunStatus, ScopeKind, ScopeResults};
+use crate::values::trim_float;
 
 mod junit;
 mod markdown;
@@ -128,8 +129,8 @@ pub fn format_min_latency_change(d: Duration) -> String {
         "none".to_owned()
     } else if us >= 1000 {
         #[allow(clippy::cast_precision_loss)]
-        let ms = format!("{:.3}", us as f64 / 1e3);
-        format!("{} ms", ms.trim_end_matches('0').trim_end_matches('.'))
+        let ms = us as f64 / 1e3;
+        format!("{} ms", trim_float(ms, 3))
     } else {
         format!("{us} µs")
     }
@@ -626,10 +627,10 @@ fn warnings(baseline: &RunResults, candidate: &RunResults) -> Vec<String> {
 fn status_text(s: &RunStatus) -> String {
     match s {
         RunStatus::InProgress => "still in progress".to_owned(),
-        RunStatus::Completed => "completed".to_owned(),
-        RunStatus::Aborted { reason } => format!("aborted: {reason}"),
-        RunStatus::Interrupted => "interrupted".to_owned(),
-        RunStatus::Failed { reason } => format!("failed: {reason}"),
+        RunStatus::Aborted { reason } | RunStatus::Failed { reason } => {
+            format!("{}: {reason}", s.state())
+        }
+        RunStatus::Completed | RunStatus::Interrupted => s.state().to_owned(),
     }
 }
 
@@ -652,14 +653,11 @@ impl PerSecond {
             .map(|s| s.requests as f64)
             .collect();
         #[allow(clippy::cast_precision_loss)]
-        if full.len() >= 2 {
-            let n = full.len() as f64;
-            let mean = full.iter().sum::<f64>() / n;
-            let variance = full.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        if let Some((mean, variance)) = stats::mean_variance(&full) {
             Self {
                 mean,
                 variance,
-                seconds: n,
+                seconds: full.len() as f64,
             }
         } else {
             // Without a series, count as a Poisson process: the variance equals the mean.

@@ -131,13 +131,7 @@ impl Empirical {
         if n == 0 {
             return None;
         }
-        // Same rank rule as HdrHistogram: the ceil(u·n)-th smallest value, at least the first.
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let rank = ((u.clamp(0.0, 1.0) * n as f64).ceil() as u64).clamp(1, n);
+        let rank = rank(u, n);
         let i = self.cumulative.partition_point(|&c| c < rank);
         self.values.get(i).copied()
     }
@@ -148,12 +142,7 @@ impl Empirical {
         if n == 0 {
             return None;
         }
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let k = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let k = rank(q, n);
         #[allow(clippy::cast_precision_loss)]
         let beta = Beta::new(k as f64, (n - k + 1) as f64).ok()?;
         #[allow(clippy::cast_precision_loss)]
@@ -161,6 +150,18 @@ impl Empirical {
             .map(|_| self.inverse(beta.sample(rng)).map(|v| v as f64))
             .collect()
     }
+}
+
+/// The rank HdrHistogram gives quantile `q` of `n` values: the ⌈q·n⌉-th smallest, at least the
+/// first (`q` clamped to [0, 1]).
+fn rank(q: f64, n: u64) -> u64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).clamp(1, n);
+    rank
 }
 
 /// Bootstrap interval of `Q_q(candidate) − Q_q(baseline)`: the observed difference `delta` ±
@@ -186,18 +187,24 @@ pub(crate) fn quantile_difference(
     let b = baseline.quantile_replicates(q, resamples, rng)?;
     let c = candidate.quantile_replicates(q, resamples, rng)?;
     let diffs: Vec<f64> = c.iter().zip(&b).map(|(c, b)| c - b).collect();
-    #[allow(clippy::cast_precision_loss)]
-    let n = diffs.len() as f64;
-    if n < 2.0 {
-        return None;
-    }
-    let mean = diffs.iter().sum::<f64>() / n;
-    let se = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let half = z(confidence) * se;
+    let (_, variance) = mean_variance(&diffs)?;
+    let half = z(confidence) * variance.sqrt();
     Some(Interval {
         lo: delta - half,
         hi: delta + half,
     })
+}
+
+/// Mean and sample variance (divided by n − 1) of `xs`; `None` for fewer than two values.
+pub(crate) fn mean_variance(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((mean, variance))
 }
 
 /// Observations beyond a percentile that its bootstrap needs on each side.

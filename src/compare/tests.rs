@@ -18,6 +18,20 @@ fn pair(base: &Spec, cand: &Spec, seed: u64) -> (RunResults, RunResults) {
     (run("shop", base, &mut rng), run("shop", cand, &mut rng))
 }
 
+/// The default spec with every latency `factor` times longer.
+fn slowed(factor: f64) -> Spec {
+    Spec {
+        slowdown: factor,
+        ..Spec::default()
+    }
+}
+
+/// A `pair` compared at the default options.
+fn compared(base: &Spec, cand: &Spec, seed: u64) -> Comparison {
+    let (a, b) = pair(base, cand, seed);
+    compare(&a, &b, &CompareOptions::default()).expect("compare")
+}
+
 /// A/A pairs from one generator: how often does the gate fail on pure noise?
 #[test]
 fn aa_false_alarm_rate_at_defaults_is_at_most_5_percent() {
@@ -58,10 +72,7 @@ fn aa_false_alarm_rate_at_defaults_is_at_most_5_percent() {
 #[test]
 fn p95_ten_percent_slower_is_a_regression_with_an_interval_above_zero() {
     let base = Spec::default();
-    let slow = Spec {
-        slowdown: 1.10,
-        ..Spec::default()
-    };
+    let slow = slowed(1.10);
     let (a, b) = pair(&base, &slow, 1);
     let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
     let m = metric(&c, "overall", Metric::P95);
@@ -84,10 +95,7 @@ fn p95_ten_percent_slower_is_a_regression_with_an_interval_above_zero() {
 
 #[test]
 fn budget_lets_a_regression_within_it_pass() {
-    let slow = Spec {
-        slowdown: 1.10,
-        ..Spec::default()
-    };
+    let slow = slowed(1.10);
     let (a, b) = pair(&Spec::default(), &slow, 2);
     let mut opts = CompareOptions::default();
     for m in [Metric::P50, Metric::P95, Metric::P99, Metric::Mean] {
@@ -110,15 +118,13 @@ fn higher_error_rate_is_a_regression_and_a_small_one_is_not() {
         error_rate: 0.02,
         ..Spec::default()
     };
-    let (a, b) = pair(&Spec::default(), &worse, 3);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let c = compared(&Spec::default(), &worse, 3);
     let m = metric(&c, "overall", Metric::ErrorRate);
     assert_eq!(m.method, Method::Newcombe);
     assert_eq!(m.verdict, Verdict::Regression, "{m:?}");
     assert!(m.interval.expect("interval").lo > 0.0);
     // 1 % against 1 %: noise only.
-    let (a, b) = pair(&Spec::default(), &Spec::default(), 4);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let c = compared(&Spec::default(), &Spec::default(), 4);
     let m = metric(&c, "overall", Metric::ErrorRate);
     assert_eq!(m.verdict, Verdict::NoChange, "{m:?}");
     assert!(!m.interval.expect("interval").excludes_zero());
@@ -130,8 +136,7 @@ fn new_errors_from_zero_have_no_relative_change_but_regress() {
         error_rate: 0.0,
         ..Spec::default()
     };
-    let (a, b) = pair(&clean, &Spec::default(), 5);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let c = compared(&clean, &Spec::default(), 5);
     let m = metric(&c, "overall", Metric::ErrorRate);
     assert_eq!(m.relative, None);
     assert_eq!(m.verdict, Verdict::Regression);
@@ -159,8 +164,7 @@ fn lower_throughput_is_a_regression_and_higher_an_improvement() {
         Verdict::Improvement
     );
     // Same rate: no change.
-    let (a, b) = pair(&Spec::default(), &Spec::default(), 7);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let c = compared(&Spec::default(), &Spec::default(), 7);
     assert_eq!(
         metric(&c, "overall", Metric::Throughput).verdict,
         Verdict::NoChange
@@ -185,10 +189,7 @@ fn max_has_no_interval_and_is_gated_only_with_a_budget() {
 
 #[test]
 fn noise_floor_override_silences_a_metric() {
-    let slow = Spec {
-        slowdown: 1.10,
-        ..Spec::default()
-    };
+    let slow = slowed(1.10);
     let (a, b) = pair(&Spec::default(), &slow, 9);
     let mut opts = CompareOptions::default();
     opts.noise_floors.insert(Metric::P95, 0.2);
@@ -301,10 +302,7 @@ fn bad_options_are_an_error() {
 
 #[test]
 fn same_seed_gives_the_same_comparison() {
-    let slow = Spec {
-        slowdown: 1.03,
-        ..Spec::default()
-    };
+    let slow = slowed(1.03);
     let (a, b) = pair(&Spec::default(), &slow, 15);
     let opts = CompareOptions::default();
     let first = compare(&a, &b, &opts).expect("compare");
@@ -318,12 +316,8 @@ fn same_seed_gives_the_same_comparison() {
 
 #[test]
 fn markdown_starts_with_the_verdict_and_lists_gated_rows() {
-    let slow = Spec {
-        slowdown: 1.10,
-        ..Spec::default()
-    };
-    let (a, b) = pair(&Spec::default(), &slow, 16);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let slow = slowed(1.10);
+    let c = compared(&Spec::default(), &slow, 16);
     let md = to_markdown(&c);
     let first = md.lines().next().expect("a line");
     assert!(
@@ -354,12 +348,8 @@ fn markdown_starts_with_the_verdict_and_lists_gated_rows() {
 
 #[test]
 fn junit_has_one_case_per_gated_metric() {
-    let slow = Spec {
-        slowdown: 1.10,
-        ..Spec::default()
-    };
-    let (a, b) = pair(&Spec::default(), &slow, 17);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let slow = slowed(1.10);
+    let c = compared(&Spec::default(), &slow, 17);
     let xml = to_junit(&c).expect("junit");
     let report = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
     assert_eq!(report.tests, c.summary.gated);
@@ -407,10 +397,7 @@ fn gating_fewer_metrics_narrows_the_intervals() {
 
 #[test]
 fn intended_latency_is_compared_when_asked_and_present() {
-    let slow = Spec {
-        slowdown: 1.3,
-        ..Spec::default()
-    };
+    let slow = slowed(1.3);
     let (a, mut b) = pair(&Spec::default(), &Spec::default(), 20);
     let (_, late) = pair(&Spec::default(), &slow, 21);
     let mut a = a;
@@ -596,10 +583,7 @@ fn a_budget_fails_only_beyond_the_absolute_floor_too() {
 #[test]
 fn a_change_of_milliseconds_is_still_flagged_at_the_default() {
     let base = Spec::default(); // median 20 ms
-    let slow = Spec {
-        slowdown: 1.25,
-        ..Spec::default()
-    };
+    let slow = slowed(1.25);
     let (a, b) = pair(&base, &slow, 22);
     let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
     let p50 = metric(&c, "overall", Metric::P50);
@@ -671,8 +655,7 @@ fn fast_failures_do_not_make_a_candidate_look_faster() {
         error_rate: 0.5,
         ..Spec::default()
     };
-    let (a, b) = pair(&base, &cand, 11);
-    let c = compare(&a, &b, &CompareOptions::default()).expect("compare");
+    let c = compared(&base, &cand, 11);
     let p50 = metric(&c, "overall", Metric::P50);
     assert!(p50.relative.is_some_and(|r| r.abs() < 0.05), "{p50:?}");
     assert_ne!(p50.verdict, Verdict::Improvement, "{p50:?}");

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use crate::diagnostic::{Located, Problems, suggest, with_suggestion};
+use crate::diagnostic::{Located, Problems, did_you_mean, with_suggestion};
 
 /// A path written in a file, with where it was written (for errors when it cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,8 +286,8 @@ impl<'a> Checker<'a> {
             let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
             match names.split_first() {
                 Some((unknown, known)) if message.starts_with("unknown field") => {
-                    match suggest(unknown, known.iter().copied()) {
-                        Some(k) => err.with_help(format!("did you mean `{k}`?")).into(),
+                    match did_you_mean(unknown, known.iter().copied()) {
+                        Some(hint) => err.with_help(hint).into(),
                         None => err.into(),
                     }
                 }
@@ -296,25 +296,31 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// A number as written, or a percentage (`70%` → 0.7); else an error that it is not a
+    /// `what`, with `help`.
+    fn percentage(&mut self, v: &Spanned<RawNumber>, what: &str, help: &str) -> Option<f64> {
+        match v.get_ref() {
+            RawNumber::Number(n) => Some(*n),
+            RawNumber::Text(t) => match t.trim().strip_suffix('%').map(|p| p.trim().parse::<f64>())
+            {
+                Some(Ok(p)) => Some(p / 100.0),
+                _ => {
+                    self.error_help(
+                        v.span(),
+                        &format!("`{t}` is not a {what}"),
+                        "expected a percentage",
+                        help,
+                    );
+                    None
+                }
+            },
+        }
+    }
+
     /// A ratio written `70%` or `0.7`, in (0, 1] unless `allow_over_one`.
     fn ratio(&mut self, v: &Spanned<RawNumber>, what: &str, allow_zero: bool) -> Option<f64> {
         let span = v.span();
-        let value = match v.get_ref() {
-            RawNumber::Number(n) => *n,
-            RawNumber::Text(t) => match t.trim().strip_suffix('%').map(|p| p.trim().parse::<f64>())
-            {
-                Some(Ok(p)) => p / 100.0,
-                _ => {
-                    self.error_help(
-                        span,
-                        &format!("`{t}` is not a {what}"),
-                        "expected a percentage",
-                        "write it as `70%` or `0.7`",
-                    );
-                    return None;
-                }
-            },
-        };
+        let value = self.percentage(v, what, "write it as `70%` or `0.7`")?;
         let ok = value.is_finite() && value <= 1.0 && (value > 0.0 || (allow_zero && value >= 0.0));
         if !ok {
             self.error_help(
@@ -330,22 +336,7 @@ impl<'a> Checker<'a> {
 
     fn growth(&mut self, v: &Spanned<RawNumber>) -> Option<f64> {
         let span = v.span();
-        let value = match v.get_ref() {
-            RawNumber::Number(n) => *n,
-            RawNumber::Text(t) => match t.trim().strip_suffix('%').map(|p| p.trim().parse::<f64>())
-            {
-                Some(Ok(p)) => p / 100.0,
-                _ => {
-                    self.error_help(
-                        span,
-                        &format!("`{t}` is not a growth rate"),
-                        "expected a percentage",
-                        "write it as `5%` or `0.05` (per month)",
-                    );
-                    return None;
-                }
-            },
-        };
+        let value = self.percentage(v, "growth rate", "write it as `5%` or `0.05` (per month)")?;
         if !value.is_finite() || value <= -1.0 {
             self.error(span, "monthly growth must be above -100 %", "out of range");
             return None;

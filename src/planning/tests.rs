@@ -21,6 +21,16 @@ fn given(f: &Forecast) -> ResolvedCapacity {
     }
 }
 
+/// The plan of `f` against the example catalogue, at the capacity the forecast gives.
+fn plan_of(f: &Forecast, peaks: Option<&[MonthPeak]>) -> Result<CostPlan, Problems> {
+    plan(&PlanInputs {
+        forecast: f,
+        catalogue: &catalogue(),
+        peaks,
+        capacity: &given(f),
+    })
+}
+
 #[track_caller]
 fn exact(actual: f64, expected: f64) {
     assert!(
@@ -32,15 +42,7 @@ fn exact(actual: f64, expected: f64) {
 #[test]
 fn worked_example_arithmetic() {
     let f = Forecast::parse("forecast-example.toml", FORECAST).expect("forecast");
-    let cat = catalogue();
-    let cap = given(&f);
-    let plan = plan(&PlanInputs {
-        forecast: &f,
-        catalogue: &cat,
-        peaks: None,
-        capacity: &cap,
-    })
-    .expect("plan");
+    let plan = plan_of(&f, None).expect("plan");
     assert_eq!(plan.months.len(), 12);
     let m = &plan.months[0];
     assert_eq!(m.label, "2027-01");
@@ -121,15 +123,7 @@ fn worked_example_arithmetic() {
 fn csv_forecast_arithmetic() {
     let f = Forecast::parse("forecast-csv.toml", CSV_FORECAST).expect("forecast");
     let peaks = parse_peak_csv("peaks.csv", PEAKS).expect("peaks");
-    let cat = catalogue();
-    let cap = given(&f);
-    let plan = plan(&PlanInputs {
-        forecast: &f,
-        catalogue: &cat,
-        peaks: Some(&peaks),
-        capacity: &cap,
-    })
-    .expect("plan");
+    let plan = plan_of(&f, Some(&peaks)).expect("plan");
     // app-large: $120, pool 20; 100 req/s × 50 % = 50 req/s planned; + 2 redundancy.
     let got: Vec<(u32, u32, u64, bool, f64)> = plan
         .months
@@ -183,15 +177,7 @@ fn csv_forecast_arithmetic() {
 #[test]
 fn plan_json_round_trips() {
     let f = Forecast::parse("forecast-example.toml", FORECAST).expect("forecast");
-    let cat = catalogue();
-    let cap = given(&f);
-    let plan = plan(&PlanInputs {
-        forecast: &f,
-        catalogue: &cat,
-        peaks: None,
-        capacity: &cap,
-    })
-    .expect("plan");
+    let plan = plan_of(&f, None).expect("plan");
     let json = serde_json::to_string(&plan).expect("json");
     let back: CostPlan = serde_json::from_str(&json).expect("back");
     // serde_json may differ in the last bit of a float, so compare what a reader uses.
@@ -302,22 +288,11 @@ fn forecast_semantics_are_checked() {
 fn unknown_instance_in_forecast_is_located() {
     let text = "[demand]\npeak_rps_csv = \"p.csv\"\n[capacity]\nrps_per_instance = 1\ninstance = \"app-lrge\"\n";
     let f = Forecast::parse("f.toml", text).expect("forecast");
-    let cat = catalogue();
     let peaks = [MonthPeak {
         label: "m".into(),
         peak_rps: 1.0,
     }];
-    let cap = ResolvedCapacity {
-        rps_per_instance: 1.0,
-        source: "given".into(),
-    };
-    let err = plan(&PlanInputs {
-        forecast: &f,
-        catalogue: &cat,
-        peaks: Some(&peaks),
-        capacity: &cap,
-    })
-    .expect_err("unknown");
+    let err = plan_of(&f, Some(&peaks)).expect_err("unknown");
     assert_eq!(err.errors()[0].location(), "f.toml:5:12");
     assert_eq!(err.errors()[0].hint(), Some("did you mean `app-large`?"));
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-use crate::results::ArrivalUnit;
+use crate::results::{ArrivalUnit, OVERALL_SCOPE};
 use crate::settings::CompareSettings;
 use crate::template::{Template, VarTable};
 
@@ -279,7 +279,7 @@ impl SlaScope {
     /// The scope name as results files spell it.
     pub fn name(&self) -> &str {
         match self {
-            Self::Overall => "overall",
+            Self::Overall => OVERALL_SCOPE,
             Self::Transaction(n) | Self::Request(n) => n,
         }
     }
@@ -298,6 +298,32 @@ pub enum LatencyStat {
     Mean,
 }
 
+impl LatencyStat {
+    /// Every statistic, in declaration order.
+    pub const ALL: [Self; 7] = [
+        Self::P50,
+        Self::P90,
+        Self::P95,
+        Self::P99,
+        Self::P99_9,
+        Self::Max,
+        Self::Mean,
+    ];
+
+    /// The key used in scenarios and results files (`p95`, `p99.9`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::P50 => "p50",
+            Self::P90 => "p90",
+            Self::P95 => "p95",
+            Self::P99 => "p99",
+            Self::P99_9 => "p99.9",
+            Self::Max => "max",
+            Self::Mean => "mean",
+        }
+    }
+}
+
 /// What an SLA measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SlaMetric {
@@ -309,6 +335,31 @@ pub enum SlaMetric {
     Throughput,
     /// The run-average of a scraped server series (threshold in the series' unit).
     Server(String),
+}
+
+impl SlaMetric {
+    /// The metrics kneepoint measures itself (all but server series), in display order.
+    pub fn client() -> impl Iterator<Item = Self> {
+        LatencyStat::ALL
+            .into_iter()
+            .map(Self::Latency)
+            .chain([Self::ErrorRate, Self::Throughput])
+    }
+
+    /// The client metric `key` names exactly (`p99.9`, `error_rate`), if any.
+    pub fn from_client_key(key: &str) -> Option<Self> {
+        Self::client().find(|m| m.key() == key)
+    }
+
+    /// The metric's key (`p95`, `error_rate`), or the series name of a server metric.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Latency(stat) => stat.key(),
+            Self::ErrorRate => "error_rate",
+            Self::Throughput => "throughput",
+            Self::Server(series) => series,
+        }
+    }
 }
 
 /// How actual compares to threshold for the SLA to hold.

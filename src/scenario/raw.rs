@@ -182,6 +182,17 @@ pub(crate) enum NumOrStr {
     Str(String),
 }
 
+impl NumOrStr {
+    /// The value as written (a string trimmed).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Self::Int(i) => i.to_string(),
+            Self::Float(f) => f.to_string(),
+            Self::Str(s) => s.trim().to_owned(),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for NumOrStr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

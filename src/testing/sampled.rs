@@ -3,15 +3,15 @@
 //! Invariant: the same spec and RNG state give the same run; every histogram is real (encoded
 //! with `SerializedHistogram::encode`), so comparisons exercise the decode path.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::Rng;
 use rand_distr::{Binomial, Distribution as _, LogNormal, Poisson};
 
+use super::Counts;
 use crate::results::{
-    LatencySummary, LoadProfile, ProfileStage, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo,
-    ScopeKind, ScopeResults, ScopeStats, SecondSample, SerializedHistogram, new_histogram, record,
+    LoadProfile, OVERALL_SCOPE, ProfileStage, RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo,
+    ScopeKind, ScopeResults, SecondSample, new_histogram, record,
 };
 
 /// What to generate.
@@ -44,59 +44,8 @@ impl Default for Spec {
     }
 }
 
-struct Acc {
-    /// Successful responses.
-    h: hdrhistogram::Histogram<u64>,
-    /// Failed requests, apart (as the recorder keeps them).
-    failed: Option<hdrhistogram::Histogram<u64>>,
-    requests: u64,
-    errors: u64,
-}
-
 /// How long a failed request of a generated run takes: a refused connection, fast.
 const FAILED_US: u64 = 200;
-
-impl Acc {
-    fn new() -> Self {
-        Self {
-            h: new_histogram(),
-            failed: None,
-            requests: 0,
-            errors: 0,
-        }
-    }
-
-    fn scope(self, kind: ScopeKind, name: &str, seconds: f64) -> ScopeResults {
-        #[allow(clippy::cast_precision_loss)]
-        let error_rate = if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.requests as f64
-        };
-        #[allow(clippy::cast_precision_loss)]
-        ScopeResults {
-            kind,
-            name: name.to_owned(),
-            stats: ScopeStats {
-                requests: self.requests,
-                errors: self.errors,
-                error_rate,
-                throughput_rps: self.requests as f64 / seconds,
-                latency_us: LatencySummary::from_histogram(&self.h),
-                failed_latency_us: self.failed.as_ref().map(LatencySummary::from_histogram),
-                intended_latency_us: None,
-            },
-            status_codes: BTreeMap::new(),
-            errors: Vec::new(),
-            histogram: SerializedHistogram::encode(&self.h).expect("encode"),
-            failed_histogram: self
-                .failed
-                .as_ref()
-                .map(|h| SerializedHistogram::encode(h).expect("encode")),
-            intended_histogram: None,
-        }
-    }
-}
 
 /// A scope of `kind` that saw exactly these latencies (µs), none failed, over `seconds`.
 pub(crate) fn scope_of(
@@ -105,9 +54,9 @@ pub(crate) fn scope_of(
     latencies_us: &[u64],
     seconds: f64,
 ) -> ScopeResults {
-    let mut acc = Acc::new();
+    let mut acc = Counts::new(false);
     for us in latencies_us {
-        record(&mut acc.h, Duration::from_micros(*us));
+        record(&mut acc.hist, Duration::from_micros(*us));
         acc.requests += 1;
     }
     acc.scope(kind, name, seconds)
@@ -119,7 +68,8 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
     let mu = spec.median_us.ln();
     let latency = LogNormal::new(mu, spec.sigma).expect("log-normal");
     let arrivals = Poisson::new(spec.rps).expect("poisson");
-    let (mut overall, mut browse, mut checkout) = (Acc::new(), Acc::new(), Acc::new());
+    let (mut overall, mut browse, mut checkout) =
+        (Counts::new(false), Counts::new(false), Counts::new(false));
     let mut series = Vec::new();
     for t in 0..spec.seconds {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -146,7 +96,7 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
                     let h = acc.failed.get_or_insert_with(new_histogram);
                     record(h, Duration::from_micros(FAILED_US));
                 } else {
-                    record(&mut acc.h, d);
+                    record(&mut acc.hist, d);
                 }
                 acc.requests += 1;
                 acc.errors += u64::from(failed);
@@ -210,7 +160,7 @@ pub(crate) fn run(name: &str, spec: &Spec, rng: &mut impl Rng) -> RunResults {
         },
         stages: Vec::new(),
         scopes: vec![
-            overall.scope(ScopeKind::Overall, "overall", seconds),
+            overall.scope(ScopeKind::Overall, OVERALL_SCOPE, seconds),
             browse.scope(ScopeKind::Transaction, "browse", seconds),
             checkout.scope(ScopeKind::Transaction, "checkout", seconds),
         ],

@@ -9,13 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hdrhistogram::Histogram;
-
-use crate::merge::scope_stats;
+use super::Counts;
 use crate::results::{
-    ArrivalStats, ArrivalUnit, ErrorCount, ErrorKind, LoadProfile, ProfileStage, RunResults,
-    RunStatus, SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, SecondSample,
-    SerializedHistogram, StageRecord, new_histogram,
+    ArrivalStats, ArrivalUnit, ErrorCount, ErrorKind, LoadProfile, OVERALL_SCOPE, ProfileStage,
+    RunResults, RunStatus, SCHEMA_VERSION, ScenarioInfo, ScopeKind, ScopeResults, SecondSample,
+    StageRecord, new_histogram,
 };
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 
@@ -378,11 +376,7 @@ pub(crate) fn open_iterations(spec: &Spec) -> (Vec<Iteration>, ArrivalStats) {
 struct Acc {
     kind: ScopeKind,
     name: String,
-    requests: u64,
-    errors: u64,
-    hist: Histogram<u64>,
-    failed: Option<Histogram<u64>>,
-    intended: Option<Histogram<u64>>,
+    counts: Counts,
     status: BTreeMap<String, u64>,
     kinds: BTreeMap<ErrorKind, (u64, BTreeSet<String>)>,
 }
@@ -392,11 +386,7 @@ impl Acc {
         Self {
             kind,
             name: name.to_owned(),
-            requests: 0,
-            errors: 0,
-            hist: new_histogram(),
-            failed: None,
-            intended: open.then(new_histogram),
+            counts: Counts::new(open),
             status: BTreeMap::new(),
             kinds: BTreeMap::new(),
         }
@@ -409,14 +399,15 @@ impl Acc {
         status: Option<u16>,
         error: Option<(ErrorKind, &str)>,
     ) {
-        self.requests += 1;
+        let c = &mut self.counts;
+        c.requests += 1;
         if error.is_some() {
-            self.failed
+            c.failed
                 .get_or_insert_with(new_histogram)
                 .saturating_record(latency.max(1));
         } else {
-            self.hist.saturating_record(latency.max(1));
-            if let (Some(h), Some(v)) = (self.intended.as_mut(), intended) {
+            c.hist.saturating_record(latency.max(1));
+            if let (Some(h), Some(v)) = (c.intended.as_mut(), intended) {
                 h.saturating_record(v.max(1));
             }
         }
@@ -424,7 +415,7 @@ impl Acc {
             *self.status.entry(code.to_string()).or_default() += 1;
         }
         if let Some((kind, msg)) = error {
-            self.errors += 1;
+            c.errors += 1;
             let e = self.kinds.entry(kind).or_default();
             e.0 += 1;
             e.1.insert(msg.to_owned());
@@ -433,16 +424,6 @@ impl Acc {
 
     fn finish(self, duration_s: f64) -> ScopeResults {
         ScopeResults {
-            kind: self.kind,
-            name: self.name,
-            stats: scope_stats(
-                self.requests,
-                self.errors,
-                &self.hist,
-                self.failed.as_ref(),
-                self.intended.as_ref(),
-                duration_s,
-            ),
             status_codes: self.status,
             errors: self
                 .kinds
@@ -453,15 +434,7 @@ impl Acc {
                     samples: samples.into_iter().take(5).collect(),
                 })
                 .collect(),
-            histogram: SerializedHistogram::encode(&self.hist).expect("encode"),
-            failed_histogram: self
-                .failed
-                .as_ref()
-                .map(|h| SerializedHistogram::encode(h).expect("encode")),
-            intended_histogram: self
-                .intended
-                .as_ref()
-                .map(|h| SerializedHistogram::encode(h).expect("encode")),
+            ..self.counts.scope(self.kind, &self.name, duration_s)
         }
     }
 }
@@ -475,7 +448,7 @@ fn scopes_of(
     secs: f64,
 ) -> Vec<ScopeResults> {
     let open = matches!(spec.profile, LoadProfile::Open { .. });
-    let mut overall = Acc::new(ScopeKind::Overall, "overall", open);
+    let mut overall = Acc::new(ScopeKind::Overall, OVERALL_SCOPE, open);
     let mut txs: Vec<Acc> = spec
         .transactions
         .iter()

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::did_you_mean_or_list;
 use crate::scenario::raw::{NumOrStr, RawCompare, RawValue};
 use crate::settings::{CompareSettings, MIN_RESAMPLES, Metric};
 use crate::values::{
@@ -20,15 +20,9 @@ use crate::values::{
 use super::context::Ctx;
 
 /// Metric names as the table spells them, for hints.
-const METRIC_KEYS: &[&str] = &[
-    "p50",
-    "p95",
-    "p99",
-    "mean",
-    "max",
-    "throughput",
-    "error_rate",
-];
+fn metric_keys() -> Vec<&'static str> {
+    Metric::ALL.map(Metric::key).to_vec()
+}
 
 /// The key of a `noise_floor` table that sets the floor of every metric not listed.
 const DEFAULT_KEY: &str = "default";
@@ -51,8 +45,8 @@ pub(super) fn promote_compare(
             NumOrStr::Int(0) => Ok(std::time::Duration::ZERO),
             other => Err(format!(
                 "`{}` has no unit: write a string such as \"{}ms\" (or 0 for no absolute floor)",
-                text_of(other),
-                text_of(other)
+                other.text(),
+                other.text()
             )),
         };
         out.min_latency_change = parsed
@@ -68,7 +62,7 @@ pub(super) fn promote_compare(
     }
     if let Some(c) = &raw.confidence {
         out.confidence = fraction(ctx, c.span(), c.get_ref(), "confidence").and_then(|v| {
-            check_confidence(v, &text_of(c.get_ref()))
+            check_confidence(v, &c.get_ref().text())
                 .map_err(|e| {
                     ctx.err(c.span(), e, "expected e.g. \"95%\" or 0.99");
                 })
@@ -91,7 +85,7 @@ pub(super) fn promote_compare(
         let mut gate = Vec::new();
         let mut ok = true;
         for item in g.get_ref().items(g.span()) {
-            match parse_metric(ctx, item.get_ref(), item.span(), "gate", METRIC_KEYS) {
+            match parse_metric(ctx, item.get_ref(), item.span(), "gate", &metric_keys()) {
                 Some(m) if !gate.contains(&m) => gate.push(m),
                 Some(_) => {}
                 None => ok = false,
@@ -145,7 +139,7 @@ fn noise_floor(ctx: &mut Ctx<'_>, v: &Spanned<RawValue>, out: &mut CompareSettin
         return;
     };
     let mut floors = BTreeMap::new();
-    let mut keys: Vec<&str> = METRIC_KEYS.to_vec();
+    let mut keys = metric_keys();
     keys.push(DEFAULT_KEY);
     for (k, value) in entries {
         let is_default = k.get_ref().trim() == DEFAULT_KEY;
@@ -193,14 +187,6 @@ fn scalar(v: &RawValue) -> Option<NumOrStr> {
     }
 }
 
-fn text_of(v: &NumOrStr) -> String {
-    match v {
-        NumOrStr::Int(i) => i.to_string(),
-        NumOrStr::Float(f) => f.to_string(),
-        NumOrStr::Str(s) => s.trim().to_owned(),
-    }
-}
-
 /// A fraction: `"5%"`, `"0.05"` or `0.05`.
 fn fraction(ctx: &mut Ctx<'_>, span: Range<usize>, v: &NumOrStr, key: &str) -> Option<f64> {
     #[allow(clippy::cast_precision_loss)]
@@ -227,7 +213,7 @@ fn metric(
     table: &str,
     seen: &mut BTreeMap<Metric, f64>,
 ) -> Option<Metric> {
-    let m = parse_metric(ctx, key.get_ref(), key.span(), table, METRIC_KEYS)?;
+    let m = parse_metric(ctx, key.get_ref(), key.span(), table, &metric_keys())?;
     if seen.contains_key(&m) {
         duplicate(ctx, key.span(), m, table);
         return None;
@@ -254,21 +240,12 @@ fn parse_metric(
         Ok(m) => Some(m),
         Err(_) => {
             let name = name.trim();
-            let help = did_you_mean(name, candidates.iter().copied()).or_else(|| {
-                Some(format!(
-                    "known metrics: {}",
-                    candidates
-                        .iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            });
+            let help = did_you_mean_or_list(name, candidates.iter().copied(), "known metrics");
             ctx.err_help(
                 span,
                 format!("unknown metric `{name}` in `compare.{table}`"),
                 "not a metric kneepoint compare measures",
-                help,
+                Some(help),
             );
             None
         }

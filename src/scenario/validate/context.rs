@@ -90,6 +90,16 @@ impl Ctx<'_> {
         self.errors.push(((2, n), e));
     }
 
+    /// Report that the required table `[name]` is missing; `help` says what to add.
+    pub(super) fn missing_table(&mut self, name: &str, help: &str) {
+        self.err_help(
+            0..0,
+            format!("missing `[{name}]` table"),
+            format!("expected a `[{name}]` table in this file"),
+            Some(help.to_owned()),
+        );
+    }
+
     /// Report that `key` is missing from the table at `table`, unless it was already reported
     /// as malformed.
     pub(super) fn missing(

@@ -33,11 +33,9 @@ fn positive_int(ctx: &mut Ctx<'_>, v: &Spanned<i64>, key: &str, min: i64) -> Opt
 
 pub(super) fn promote_load(ctx: &mut Ctx<'_>, raw: Option<&Spanned<RawLoad>>) -> Option<Load> {
     let Some(l) = raw else {
-        ctx.err_help(
-            0..0,
-            "missing `[load]` table",
-            "expected a `[load]` table in this file",
-            Some("add `[load]` with `users = 10` and `duration = \"1m\"`".to_owned()),
+        ctx.missing_table(
+            "load",
+            "add `[load]` with `users = 10` and `duration = \"1m\"`",
         );
         return None;
     };

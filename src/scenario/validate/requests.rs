@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+use crate::results::OVERALL_SCOPE;
 use crate::scenario::model::{Body, HttpMethod, RequestSpec, Transaction};
 use crate::scenario::raw::{RawRequest, RawTransaction, RawValue};
 use crate::template::{BUILTINS, Escape, Template};
@@ -83,7 +84,7 @@ pub(super) fn promote_transactions(
         let name = match &t.name {
             Some(n) => {
                 let s = n.get_ref().trim().to_owned();
-                if s.is_empty() || s.contains('/') || s == "overall" {
+                if s.is_empty() || s.contains('/') || s == OVERALL_SCOPE {
                     ctx.err(
                         n.span(),
                         format!("invalid transaction name `{s}`"),

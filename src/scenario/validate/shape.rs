@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{backtick_list, did_you_mean};
 use crate::scenario::raw::RawScenario;
 
 use super::context::Ctx;
@@ -137,23 +137,28 @@ fn find_in_table(
 ) -> Option<(Vec<Step>, bool)> {
     for (k, v) in table.iter() {
         path.push(Step::Key(k.get_ref().to_string()));
-        if k.span() == *span {
-            let found = path.clone();
-            path.pop();
-            return Some((found, true));
-        }
-        if let Some(deeper) = find_in_value(v, span, path) {
-            path.pop();
-            return Some(deeper);
-        }
-        if contains(&v.span(), span) {
-            let found = path.clone();
-            path.pop();
-            return Some((found, false));
-        }
+        let found = if k.span() == *span {
+            Some((path.clone(), true))
+        } else {
+            find_in_entry(v, span, path)
+        };
         path.pop();
+        if found.is_some() {
+            return found;
+        }
     }
     None
+}
+
+/// The deepest match inside the entry `v` (the last step of `path`), else the entry itself
+/// when it contains `span`.
+fn find_in_entry(
+    v: &Spanned<DeValue<'_>>,
+    span: &Range<usize>,
+    path: &mut Vec<Step>,
+) -> Option<(Vec<Step>, bool)> {
+    find_in_value(v, span, path)
+        .or_else(|| contains(&v.span(), span).then(|| (path.clone(), false)))
 }
 
 fn find_in_value(
@@ -167,22 +172,12 @@ fn find_in_value(
     }
     match v.get_ref() {
         DeValue::Table(t) => find_in_table(t, span, path),
-        DeValue::Array(a) => {
-            for (i, el) in a.iter().enumerate() {
-                path.push(Step::Index(i));
-                if let Some(deeper) = find_in_value(el, span, path) {
-                    path.pop();
-                    return Some(deeper);
-                }
-                if contains(&el.span(), span) {
-                    let found = path.clone();
-                    path.pop();
-                    return Some((found, false));
-                }
-                path.pop();
-            }
-            None
-        }
+        DeValue::Array(a) => a.iter().enumerate().find_map(|(i, el)| {
+            path.push(Step::Index(i));
+            let found = find_in_entry(el, span, path);
+            path.pop();
+            found
+        }),
         _ => None,
     }
 }
@@ -219,11 +214,7 @@ fn report_shape_error(
             (!expected.is_empty()).then(|| {
                 format!(
                     "expected one of {}",
-                    expected
-                        .iter()
-                        .map(|e| format!("`{e}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    backtick_list(expected.iter().map(String::as_str))
                 )
             })
         });
@@ -249,29 +240,21 @@ fn report_shape_error(
         (None, _) if !section.is_empty() => format!("`{section}`"),
         _ => "value".to_owned(),
     };
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another type"));
-        let expected = humanize_expected(expected);
-        ctx.err(
-            span,
-            format!("wrong type for {what}: found {found}, expected {expected}"),
-            format!("expected {expected}"),
-        );
-        return;
-    }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another value"));
-        let expected = humanize_expected(expected);
-        ctx.err(
-            span,
-            format!("invalid value for {what}: {found}, expected {expected}"),
-            format!("expected {expected}"),
-        );
-        return;
+    // serde's prefix, what we call it, how the found value is introduced, the fallback expectation.
+    for (prefix, wrong, found_is, other) in [
+        ("invalid type: ", "wrong type", "found ", "another type"),
+        ("invalid value: ", "invalid value", "", "another value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, other));
+            let expected = humanize_expected(expected);
+            ctx.err(
+                span,
+                format!("{wrong} for {what}: {found_is}{found}, expected {expected}"),
+                format!("expected {expected}"),
+            );
+            return;
+        }
     }
     ctx.err(span, format!("{what}: {}", message.trim()), "here");
 }

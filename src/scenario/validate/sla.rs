@@ -8,25 +8,13 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{did_you_mean, did_you_mean_or_list};
+use crate::results::OVERALL_SCOPE;
 use crate::scenario::model::{LatencyStat, Operator, Sla, SlaMetric, SlaScope};
 use crate::scenario::raw::{NumOrStr, RawSla, RawTarget, RawTransaction};
 
 use super::context::Ctx;
 use super::requests::request_name;
-
-const METRICS: &[&str] = &[
-    "p50",
-    "p90",
-    "p95",
-    "p99",
-    "p99.9",
-    "max",
-    "mean",
-    "error_rate",
-    "throughput",
-    "server:",
-];
 
 /// Whether the run will scrape server metrics: `[target]` names a `metrics_url` (or had one that
 /// is already reported as malformed), or aims at the reference stack, which exposes its own.
@@ -57,7 +45,7 @@ pub(super) fn promote_slas(
                 .map(|n| n.get_ref().trim().to_owned())
         })
         .collect();
-    let mut scopes: Vec<String> = vec!["overall".to_owned()];
+    let mut scopes: Vec<String> = vec![OVERALL_SCOPE.to_owned()];
     scopes.extend(tx_names.iter().cloned());
     for t in txs {
         let Some(tn) = &t.get_ref().name else {
@@ -77,24 +65,18 @@ pub(super) fn promote_slas(
             None => Some(SlaScope::Overall),
             Some(sc) => {
                 let name = sc.get_ref().trim();
-                if name == "overall" {
+                if name == OVERALL_SCOPE {
                     Some(SlaScope::Overall)
                 } else if tx_names.iter().any(|t| t == name) {
                     Some(SlaScope::Transaction(name.to_owned()))
                 } else if scopes.iter().any(|x| x == name) {
                     Some(SlaScope::Request(name.to_owned()))
                 } else {
-                    let help = did_you_mean(name, scopes.iter().map(String::as_str))
-                        .unwrap_or_else(|| {
-                            format!(
-                                "known scopes: {}",
-                                scopes
-                                    .iter()
-                                    .map(|s| format!("`{s}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )
-                        });
+                    let help = did_you_mean_or_list(
+                        name,
+                        scopes.iter().map(String::as_str),
+                        "known scopes",
+                    );
                     ctx.err_help(sc.span(), format!("SLA scope `{name}` is not `overall`, a transaction or `transaction/request`"), "unknown scope", Some(help));
                     None
                 }
@@ -195,47 +177,30 @@ pub(super) fn promote_slas(
 
 fn metric_name(m: &SlaMetric) -> String {
     match m {
-        SlaMetric::Latency(l) => match l {
-            LatencyStat::P50 => "p50",
-            LatencyStat::P90 => "p90",
-            LatencyStat::P95 => "p95",
-            LatencyStat::P99 => "p99",
-            LatencyStat::P99_9 => "p99.9",
-            LatencyStat::Max => "max",
-            LatencyStat::Mean => "mean",
-        }
-        .to_owned(),
-        SlaMetric::ErrorRate => "error_rate".to_owned(),
-        SlaMetric::Throughput => "throughput".to_owned(),
         SlaMetric::Server(s) => format!("server:{s}"),
+        client => client.key().to_owned(),
     }
 }
 
 fn parse_metric(ctx: &mut Ctx<'_>, m: &Spanned<String>) -> Option<SlaMetric> {
     let s = m.get_ref().trim();
     let metric = match s.to_ascii_lowercase().as_str() {
-        "p50" | "median" => Some(SlaMetric::Latency(LatencyStat::P50)),
-        "p90" => Some(SlaMetric::Latency(LatencyStat::P90)),
-        "p95" => Some(SlaMetric::Latency(LatencyStat::P95)),
-        "p99" => Some(SlaMetric::Latency(LatencyStat::P99)),
-        "p99.9" | "p999" => Some(SlaMetric::Latency(LatencyStat::P99_9)),
-        "max" => Some(SlaMetric::Latency(LatencyStat::Max)),
-        "mean" => Some(SlaMetric::Latency(LatencyStat::Mean)),
-        "error_rate" => Some(SlaMetric::ErrorRate),
-        "throughput" => Some(SlaMetric::Throughput),
-        _ => match s.strip_prefix("server:") {
-            Some(series) if !series.trim().is_empty() => {
-                return server_series(ctx, m.span(), series.trim());
-            }
-            _ => None,
-        },
+        "median" => Some(SlaMetric::Latency(LatencyStat::P50)),
+        "p999" => Some(SlaMetric::Latency(LatencyStat::P99_9)),
+        key => SlaMetric::from_client_key(key),
     };
     if metric.is_none() {
+        if let Some(series) = s.strip_prefix("server:")
+            && !series.trim().is_empty()
+        {
+            return server_series(ctx, m.span(), series.trim());
+        }
+        let client: Vec<SlaMetric> = SlaMetric::client().collect();
         ctx.err_help(
             m.span(),
             format!("unknown SLA metric `{s}`"),
             "expected p50, p90, p95, p99, p99.9, max, mean, error_rate, throughput or server:<series>",
-            did_you_mean(s, METRICS.iter().copied()),
+            did_you_mean(s, client.iter().map(SlaMetric::key).chain(["server:"])),
         );
     }
     metric
@@ -248,15 +213,7 @@ fn server_series(ctx: &mut Ctx<'_>, span: Range<usize>, series: &str) -> Option<
     if known.clone().any(|k| k == series) {
         return Some(SlaMetric::Server(series.to_owned()));
     }
-    let help = did_you_mean(series, known.clone()).unwrap_or_else(|| {
-        format!(
-            "recorded series: {}",
-            known
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
+    let help = did_you_mean_or_list(series, known, "recorded series");
     ctx.err_help(
         span,
         format!("unknown server series `{series}`"),
@@ -273,11 +230,12 @@ fn threshold(
     metric: &SlaMetric,
 ) -> Option<(f64, String)> {
     let span = t.span();
-    let (number, unit, text) = match t.get_ref() {
-        NumOrStr::Int(i) => (Some(*i as f64), String::new(), i.to_string()),
-        NumOrStr::Float(f) => (Some(*f), String::new(), f.to_string()),
-        NumOrStr::Str(s) => {
-            let s = s.trim();
+    let text = t.get_ref().text();
+    let (number, unit) = match t.get_ref() {
+        NumOrStr::Int(i) => (Some(*i as f64), String::new()),
+        NumOrStr::Float(f) => (Some(*f), String::new()),
+        NumOrStr::Str(_) => {
+            let s = text.as_str();
             let split = s
                 .find(|c: char| {
                     !(c.is_ascii_digit()
@@ -292,7 +250,6 @@ fn threshold(
             (
                 s[..split].trim().parse::<f64>().ok(),
                 s[split..].trim().to_ascii_lowercase(),
-                s.to_owned(),
             )
         }
     };

@@ -21,11 +21,9 @@ pub(super) fn promote_target(
     raw: Option<&Spanned<RawTarget>>,
 ) -> Option<Target> {
     let Some(t) = raw else {
-        ctx.err_help(
-            0..0,
-            "missing `[target]` table",
-            "expected a `[target]` table in this file",
-            Some("add `[target]` with `base_url = \"http://127.0.0.1:8080\"`".to_owned()),
+        ctx.missing_table(
+            "target",
+            "add `[target]` with `base_url = \"http://127.0.0.1:8080\"`",
         );
         return None;
     };

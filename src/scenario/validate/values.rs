@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{backtick_list, did_you_mean};
 use crate::scenario::model::ThinkTime;
 use crate::scenario::raw::{Entries, Text};
 use crate::template::{BUILTINS, Escape, Template, TemplateError};
@@ -70,11 +70,7 @@ pub(super) fn choice<'c>(
     if let Some(c) = choices.iter().find(|c| c.eq_ignore_ascii_case(s)) {
         return Some(c);
     }
-    let list = choices
-        .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = backtick_list(choices.iter().copied());
     ctx.err_help(
         v.span(),
         format!("invalid `{key}` `{s}`: expected one of {list}"),
