@@ -19,18 +19,6 @@ pub mod plot;
 pub mod summary;
 pub mod units;
 
-/// An error kind as the summary and the run page name it.
-pub(crate) fn error_kind_name(kind: crate::results::ErrorKind) -> &'static str {
-    use crate::results::ErrorKind;
-    match kind {
-        ErrorKind::Connect => "connect",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Status => "status",
-        ErrorKind::Check => "check",
-        ErrorKind::Other => "other",
-    }
-}
-
 /// One output format.
 pub trait Exporter {
     /// Render the results into the file's bytes.

@@ -90,7 +90,7 @@ pub fn render_summary(run: &RunResults, color: bool) -> String {
         let kinds: Vec<String> = overall
             .errors
             .iter()
-            .map(|e| format!("{} {}", super::error_kind_name(e.kind), e.count))
+            .map(|e| format!("{} {}", e.kind.as_str(), e.count))
             .collect();
         let _ = writeln!(out, "errors: {}", kinds.join(" · "));
         if let Some(sample) = overall.errors.iter().find_map(|e| e.samples.first()) {

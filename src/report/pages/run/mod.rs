@@ -577,7 +577,7 @@ fn error_rows(run: &RunResults) -> (Vec<ErrorRow>, Option<String>) {
         .flat_map(|s| {
             s.errors.iter().map(move |e| ErrorRow {
                 scope: s.name.clone(),
-                kind: crate::report::error_kind_name(e.kind),
+                kind: e.kind.as_str(),
                 count: Cell::count(e.count),
                 share: Cell::ratio(if s.stats.requests == 0 {
                     0.0
