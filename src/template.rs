@@ -216,6 +216,23 @@ impl Template {
         Ok(())
     }
 
+    /// Render, borrowing the text of a template without placeholders (no copy on the hot path).
+    pub fn render_cow(
+        &self,
+        ctx: &RenderContext<'_>,
+        vars: &VarTable,
+    ) -> Result<std::borrow::Cow<'_, str>, RenderError> {
+        match self.parts.as_slice() {
+            [] => Ok(std::borrow::Cow::Borrowed("")),
+            [Part::Literal(s)] => Ok(std::borrow::Cow::Borrowed(s)),
+            _ => {
+                let mut out = String::new();
+                self.render_into(ctx, vars, &mut out)?;
+                Ok(std::borrow::Cow::Owned(out))
+            }
+        }
+    }
+
     /// Render to a new string.
     pub fn render(&self, ctx: &RenderContext<'_>, vars: &VarTable) -> Result<String, RenderError> {
         if let [Part::Literal(s)] = self.parts.as_slice() {

@@ -22,9 +22,9 @@ use super::prepared::{Base, Prepared};
 use crate::recorder::{Ended, Recorder};
 use crate::results::ErrorKind;
 use crate::scenario::model::{
-    CaptureSource, Check, FeederMode, OnEnd, RequestSpec, Scenario, ThinkTime,
+    CaptureSource, Check, Expected, FeederMode, OnEnd, RequestSpec, Scenario, ThinkTime,
 };
-use crate::template::RenderContext;
+use crate::template::{RenderContext, RenderError};
 
 /// State shared by every user of one run.
 #[derive(Debug)]
@@ -358,6 +358,14 @@ impl Shared {
             None
         };
         let text = || String::from_utf8_lossy(body);
+        let ctx = RenderContext {
+            vars: &user.vars,
+            user: user.index,
+            iteration: user.iteration,
+        };
+        let vars = &self.scenario.vars;
+        // A placeholder without a value (its capture failed) fails the check that needs it.
+        let unrendered = |e: RenderError| (ErrorKind::Check, format!("check: {e}"));
         for check in &spec.checks {
             let failure = match check {
                 Check::Status(ranges) => (!ranges.iter().any(|r| r.contains(&code))).then(|| {
@@ -366,12 +374,15 @@ impl Shared {
                         format!("HTTP {status} not accepted by the status check"),
                     )
                 }),
-                Check::BodyContains(needle) => (!text().contains(needle.as_str())).then(|| {
-                    (
-                        ErrorKind::Check,
-                        format!("body does not contain `{needle}`"),
-                    )
-                }),
+                Check::BodyContains(needle) => match needle.render_cow(&ctx, vars) {
+                    Ok(needle) => (!text().contains(needle.as_ref())).then(|| {
+                        (
+                            ErrorKind::Check,
+                            format!("body does not contain `{needle}`"),
+                        )
+                    }),
+                    Err(e) => Some(unrendered(e)),
+                },
                 Check::JsonExists { text: p, path } => json
                     .as_ref()
                     .is_none_or(|v| path.query(v).is_empty())
@@ -381,14 +392,26 @@ impl Shared {
                     path,
                     value,
                 } => {
-                    let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
-                    (found.as_ref() != Some(value)).then(|| {
-                        let got = found.map_or_else(|| "nothing".to_owned(), |f| f.to_string());
-                        (
-                            ErrorKind::Check,
-                            format!("JSON path `{p}` is {got}, expected {value}"),
-                        )
-                    })
+                    let expected = match value {
+                        Expected::Json(v) => Ok(std::borrow::Cow::Borrowed(v)),
+                        Expected::Text(t) => t
+                            .render(&ctx, vars)
+                            .map(|s| std::borrow::Cow::Owned(serde_json::Value::String(s))),
+                    };
+                    match expected {
+                        Ok(value) => {
+                            let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
+                            (found.as_ref() != Some(value.as_ref())).then(|| {
+                                let got =
+                                    found.map_or_else(|| "nothing".to_owned(), |f| f.to_string());
+                                (
+                                    ErrorKind::Check,
+                                    format!("JSON path `{p}` is {got}, expected {value}"),
+                                )
+                            })
+                        }
+                        Err(e) => Some(unrendered(e)),
+                    }
                 }
             };
             if failure.is_some() {

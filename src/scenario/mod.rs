@@ -113,10 +113,10 @@ mod tests {
     use super::{Override, Problems, load, parse};
     use crate::results::ArrivalUnit;
     use crate::scenario::model::{
-        Body, CaptureSource, Check, FeederMode, HttpMethod, LatencyStat, LoadModel, OnEnd,
-        Operator, Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
+        Body, CaptureSource, Check, Expected, FeederMode, HttpMethod, LatencyStat, LoadModel,
+        OnEnd, Operator, Scenario, SlaMetric, SlaScope, Stage, ThinkTime,
     };
-    use crate::template::RenderContext;
+    use crate::template::{RenderContext, Template};
 
     fn root() -> &'static Path {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -526,6 +526,63 @@ mod tests {
         );
     }
 
+    /// A scenario of one request with `check` as written, parsed from text.
+    fn with_check(check: &str) -> Result<Scenario, Problems> {
+        let text = format!(
+            "[target]\nbase_url = \"http://127.0.0.1:9\"\n[load]\nusers = 1\nduration = \"1s\"\n\
+             [[transaction]]\nname = \"t\"\n[[transaction.request]]\nname = \"login\"\n\
+             path = \"/login\"\ncapture = {{ token = {{ json = \"$.token\" }} }}\n\
+             [[transaction.request]]\nname = \"me\"\npath = \"/me\"\ncheck = {check}\n"
+        );
+        parse(Path::new("c.toml"), &text, Path::new("."), &[])
+    }
+
+    #[test]
+    fn check_values_are_rendered_with_the_users_variables() {
+        let s = with_check(
+            r#"{ body_contains = "{{token}}", json = { "$.who" = "user-{{ user }}", "$.n" = 3 } }"#,
+        )
+        .unwrap_or_else(|e| panic!("{}", show(&e)));
+        let r = &s.transactions[0].requests[1];
+        let vars = [Some("tok-1".to_owned())];
+        let Check::BodyContains(needle) = &r.checks[0] else {
+            panic!("{:?}", r.checks[0]);
+        };
+        assert_eq!(
+            needle.render(&ctx(&vars), &s.vars).expect("renders"),
+            "tok-1"
+        );
+        let Check::JsonEquals {
+            value: Expected::Text(who),
+            ..
+        } = &r.checks[1]
+        else {
+            panic!("{:?}", r.checks[1]);
+        };
+        assert_eq!(who.render(&ctx(&vars), &s.vars).expect("renders"), "user-4");
+        assert!(matches!(
+            &r.checks[2],
+            Check::JsonEquals { value: Expected::Json(n), .. } if *n == serde_json::json!(3)
+        ));
+    }
+
+    #[test]
+    fn undefined_names_in_check_values_are_reported_where_they_are() {
+        let e = with_check(r#"{ body_contains = "{{tokn}}", json = { "$.who" = "{{nobody}}" } }"#)
+            .expect_err("undefined names");
+        let got: Vec<(usize, usize, &str)> = e
+            .errors()
+            .iter()
+            .map(|x| (x.line(), x.column(), x.message()))
+            .collect();
+        assert_eq!(got.len(), 2, "{}", show(&e));
+        assert_eq!((got[0].0, got[0].1), (15, 30), "{}", show(&e));
+        assert!(got[0].2.contains("tokn"), "{}", show(&e));
+        hint(&e, 0, "did you mean `token`?");
+        assert_eq!((got[1].0, got[1].1), (15, 61), "{}", show(&e));
+        assert!(got[1].2.contains("nobody"), "{}", show(&e));
+    }
+
     fn ok(file: &str, overrides: &[Override]) -> Scenario {
         let path = root().join("tests/fixtures/scenarios/ok").join(file);
         match load(&path, overrides) {
@@ -648,9 +705,13 @@ mod tests {
             Check::Status(ranges) => assert_eq!(ranges, &vec![201..=201, 200..=299]),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&r.checks[1], Check::BodyContains(t) if t == "id"));
+        assert!(matches!(&r.checks[1], Check::BodyContains(t) if *t == Template::literal("id")));
         match &r.checks[3] {
-            Check::JsonEquals { text, value, .. } => {
+            Check::JsonEquals {
+                text,
+                value: Expected::Json(value),
+                ..
+            } => {
                 assert_eq!(
                     (text.as_str(), value),
                     ("$.ok", &serde_json::Value::Bool(true))

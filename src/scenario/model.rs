@@ -180,8 +180,8 @@ pub enum Body {
 pub enum Check {
     /// Status must be one of these (ranges like `2xx` expand to 200..=299).
     Status(Vec<std::ops::RangeInclusive<u16>>),
-    /// Body must contain the text.
-    BodyContains(String),
+    /// Body must contain the text, rendered with the user's variables.
+    BodyContains(Template),
     /// The JSON path must select exactly this value.
     JsonEquals {
         /// Path as written (for messages).
@@ -189,7 +189,7 @@ pub enum Check {
         /// Compiled path.
         path: JsonPath,
         /// Expected value.
-        value: serde_json::Value,
+        value: Expected,
     },
     /// The JSON path must select something.
     JsonExists {
@@ -198,6 +198,15 @@ pub enum Check {
         /// Compiled path.
         path: JsonPath,
     },
+}
+
+/// The value a JSON check expects.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// This JSON value (a number, boolean, null, array, object or plain string).
+    Json(serde_json::Value),
+    /// A string with placeholders, rendered per request with the user's variables.
+    Text(Template),
 }
 
 /// Where a captured value comes from.

@@ -54,3 +54,30 @@ async fn login_capture_and_authorised_request() {
     expect_first_error(&me, "check", "$.user");
     assert_eq!(run.scope("session/login")["stats"]["errors"], 0);
 }
+
+/// Check values are templates too: `/me` must answer the user this iteration logged in as (its
+/// feeder row), so every check passes; checked against another column, every one fails with the
+/// rendered value in the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_values_use_the_users_own_variables() {
+    let t = target().await;
+    let run = Kneepoint::run_of(scenario(&t.url, "sequential", "{{username}}"))
+        .file("people.csv", PEOPLE)
+        .args(&["--quiet"])
+        .run()
+        .await;
+    run.expect_code(0);
+    let me = run.scope("session/me");
+    assert_eq!(me["stats"]["requests"], 6);
+    assert_eq!(me["stats"]["errors"], 0, "{me}");
+
+    let t = target().await;
+    let run = Kneepoint::run_of(scenario(&t.url, "sequential", "{{password}}"))
+        .file("people.csv", PEOPLE)
+        .args(&["--quiet"])
+        .run()
+        .await;
+    let me = run.scope("session/me");
+    assert_eq!(me["stats"]["errors"], 6, "{me}");
+    expect_first_error(&me, "check", "expected \"x\"");
+}

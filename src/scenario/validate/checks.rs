@@ -7,10 +7,12 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::scenario::model::{Capture, CaptureSource, Check};
+use crate::scenario::model::{Capture, CaptureSource, Check, Expected};
 use crate::scenario::raw::{Entries, NumOrStr, RawCapture, RawCheck};
+use crate::template::{Escape, Template};
 
 use super::context::Ctx;
+use super::values::{template, template_error};
 
 fn json_path(
     ctx: &mut Ctx<'_>,
@@ -67,18 +69,34 @@ pub(super) fn promote_checks(ctx: &mut Ctx<'_>, c: &Spanned<RawCheck>) -> Option
                 );
                 ok = false;
             }
-            checks.push(Check::BodyContains(item.get_ref().clone()));
+            match template(ctx, &item, Escape::None) {
+                Some(t) => checks.push(Check::BodyContains(t)),
+                None => ok = false,
+            }
         }
     }
     if let Some(j) = &c.json {
         for (k, v) in &j.get_ref().0 {
-            match json_path(ctx, k.get_ref(), k.span()) {
-                Some(path) => checks.push(Check::JsonEquals {
+            let value = match v.get_ref().to_json() {
+                // A string with placeholders is rendered per request, like paths and bodies.
+                serde_json::Value::String(text) if text.contains("{{") => {
+                    match Template::parse(&text, &ctx.vars, Escape::None) {
+                        Ok(t) => Some(Expected::Text(t)),
+                        Err(e) => {
+                            template_error(ctx, v.span(), &text, &e);
+                            None
+                        }
+                    }
+                }
+                json => Some(Expected::Json(json)),
+            };
+            match (json_path(ctx, k.get_ref(), k.span()), value) {
+                (Some(path), Some(value)) => checks.push(Check::JsonEquals {
                     text: k.get_ref().clone(),
                     path,
-                    value: v.get_ref().to_json(),
+                    value,
                 }),
-                None => ok = false,
+                _ => ok = false,
             }
         }
     }
