@@ -64,11 +64,15 @@ pub fn parse_min_latency_change(s: &str) -> Result<Duration, String> {
 
 /// `value` with at most `decimals` decimals, trailing zeros dropped: `2.5`, `5`.
 pub fn trim_float(value: f64, decimals: usize) -> String {
-    let s = format!("{value:.decimals$}");
+    trim_zeros(&format!("{value:.decimals$}"))
+}
+
+/// A formatted decimal number without trailing zeros (`1.500` → `1.5`, `2.0` → `2`).
+pub fn trim_zeros(s: &str) -> String {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
-        s
+        s.to_owned()
     }
 }
 

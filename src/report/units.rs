@@ -1,6 +1,9 @@
 //! Numbers and units as the report writes them, in tables, facts and charts alike: latencies,
 //! durations, counts, rates, ratios, money and timestamps.
 
+use crate::values::trim_float;
+pub(crate) use crate::values::trim_zeros;
+
 /// A latency in µs with a unit: `850 µs`, `12.3 ms`, `1.25 s`.
 pub fn fmt_us(us: f64) -> String {
     if !us.is_finite() {
@@ -115,14 +118,6 @@ pub fn fmt_in_unit(v: f64, unit: &str) -> String {
     }
 }
 
-pub(crate) fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s.to_owned()
-    }
-}
-
 /// A plain number with about four significant digits and no exponent for everyday sizes:
 /// `1234`, `12.35`, `0.01234`; very small or large values use an exponent (`3.2e-7`).
 pub(crate) fn fmt_num(v: f64) -> String {
@@ -138,12 +133,7 @@ pub(crate) fn fmt_num(v: f64) -> String {
     }
     let digits = 3 - a.log10().floor() as i32;
     let decimals = usize::try_from(digits.max(0)).unwrap_or(0);
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
+    trim_float(v, decimals)
 }
 
 /// Money with the catalogue's currency symbol, grouped for reading: `$2 050`, `$12.50`.
@@ -166,35 +156,34 @@ pub(crate) fn fmt_time(t: &jiff::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::check;
 
     #[test]
     fn durations_pick_a_readable_unit() {
-        check(fmt_us(850.0), "850 µs");
-        check(fmt_us(12_345.0), "12.3 ms");
-        check(fmt_us(1_250_000.0), "1.25 s");
-        check(fmt_us(999.0), "999 µs");
-        check(fmt_secs(45.26), "45.3 s");
-        check(fmt_secs(14_400.0), "4h 00m 00s");
-        check(fmt_secs(725.0), "12m 05s");
+        assert_eq!(fmt_us(850.0), "850 µs");
+        assert_eq!(fmt_us(12_345.0), "12.3 ms");
+        assert_eq!(fmt_us(1_250_000.0), "1.25 s");
+        assert_eq!(fmt_us(999.0), "999 µs");
+        assert_eq!(fmt_secs(45.26), "45.3 s");
+        assert_eq!(fmt_secs(14_400.0), "4h 00m 00s");
+        assert_eq!(fmt_secs(725.0), "12m 05s");
     }
 
     #[test]
     fn counts_and_rates_use_si_suffixes() {
-        check(fmt_count(9_999), "9999");
-        check(fmt_count(12_345), "12.3k");
-        check(fmt_count(999_950), "1.00M");
-        check(fmt_count(99_990), "100k");
-        check(fmt_ratio(0.9999), "99.99%");
-        check(fmt_secs(0.0), "0 s");
-        check(fmt_us(99_960.0), "100 ms");
-        check(fmt_count(4_560_000), "4.56M");
-        check(fmt_rate(0.5), "0.5/s");
-        check(fmt_rate(1234.6), "1235/s");
-        check(fmt_ratio(0.0), "0%");
-        check(fmt_ratio(0.000_12), "0.012%");
-        check(fmt_ratio(0.0125), "1.25%");
-        check(fmt_in_unit(0.25, "seconds"), "250 ms");
+        assert_eq!(fmt_count(9_999), "9999");
+        assert_eq!(fmt_count(12_345), "12.3k");
+        assert_eq!(fmt_count(999_950), "1.00M");
+        assert_eq!(fmt_count(99_990), "100k");
+        assert_eq!(fmt_ratio(0.9999), "99.99%");
+        assert_eq!(fmt_secs(0.0), "0 s");
+        assert_eq!(fmt_us(99_960.0), "100 ms");
+        assert_eq!(fmt_count(4_560_000), "4.56M");
+        assert_eq!(fmt_rate(0.5), "0.5/s");
+        assert_eq!(fmt_rate(1234.6), "1235/s");
+        assert_eq!(fmt_ratio(0.0), "0%");
+        assert_eq!(fmt_ratio(0.000_12), "0.012%");
+        assert_eq!(fmt_ratio(0.0125), "1.25%");
+        assert_eq!(fmt_in_unit(0.25, "seconds"), "250 ms");
     }
 
     #[test]

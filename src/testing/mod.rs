@@ -1,6 +1,6 @@
 //! Test support shared by every module's tests, compiled only for tests: generated results (two
 //! generators for two needs, one scope accumulator) and their committed sample, one scenario
-//! builder with a loopback target of known latency, and small assertion helpers.
+//! builder with a loopback target of known latency.
 
 pub(crate) mod sampled;
 pub(crate) mod scenario;
@@ -57,10 +57,4 @@ impl Counts {
             intended_histogram: self.intended.as_ref().map(encode),
         }
     }
-}
-
-/// A formatter wrote `want`.
-#[track_caller]
-pub(crate) fn check(got: String, want: &str) {
-    assert_eq!(got, want);
 }

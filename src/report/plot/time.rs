@@ -185,15 +185,14 @@ fn fmt_clock(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::check;
 
     #[test]
     fn quantile_ticks_read_as_percentiles() {
-        check(quantile_label(2.0), "50%");
-        check(quantile_label(10.0), "90%");
-        check(quantile_label(100.0), "99%");
-        check(quantile_label(1000.0), "99.9%");
-        check(quantile_label(10_000.0), "99.99%");
+        assert_eq!(quantile_label(2.0), "50%");
+        assert_eq!(quantile_label(10.0), "90%");
+        assert_eq!(quantile_label(100.0), "99%");
+        assert_eq!(quantile_label(1000.0), "99.9%");
+        assert_eq!(quantile_label(10_000.0), "99.99%");
     }
 
     #[test]
@@ -201,10 +200,10 @@ mod tests {
         let t = time_ticks(14_400.0);
         assert!(t.len() <= 9, "{t:?}");
         assert_eq!(t[1], 1800.0);
-        check(fmt_clock(3725.0), "1:02:05");
-        check(fmt_clock(65.0), "1:05");
-        check(fmt_axis_number(50_000.0, YUnit::Count), "50k");
-        check(fmt_axis_number(1_500_000.0, YUnit::Count), "1.5M");
-        check(fmt_axis_number(0.5, YUnit::Count), "0.5");
+        assert_eq!(fmt_clock(3725.0), "1:02:05");
+        assert_eq!(fmt_clock(65.0), "1:05");
+        assert_eq!(fmt_axis_number(50_000.0, YUnit::Count), "50k");
+        assert_eq!(fmt_axis_number(1_500_000.0, YUnit::Count), "1.5M");
+        assert_eq!(fmt_axis_number(0.5, YUnit::Count), "0.5");
     }
 }
